@@ -1,0 +1,49 @@
+"""fundus_utils: what every notebook of the course needs, written once.
+
+Data (finding, unpacking, labelling, caching, loading), the sample set, the
+training and evaluation loop, metrics, model inspection, plots, Grad-CAM and
+export. Names are imported lazily, so ``import fundus_utils`` is quick and
+Paddle is loaded only when something needs it.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "config": None, "plots": None, "labels": None, "metrics": None,
+    "FundusDataError": "errors",
+    "prepare_data": "prepare", "PreparedData": "prepare",
+    "find_source": "source",
+    "label_from_name": "labels", "training_labels": "labels", "convert_xlsx_to_csv": "labels",
+    "read_labels_csv": "labels",
+    "load_rgb": "images", "to_chw_float": "images", "to_display_rgb": "images",
+    "cached_images": "cache",
+    "FundusImages": "datasets", "training_set": "datasets", "validation_set": "datasets",
+    "class_folder_set": "datasets", "train_augmentation": "datasets", "make_loader": "datasets",
+    "make_loaders": "datasets",
+    "write_sample_source": "sample", "render_sample_image": "sample",
+    "fit": "train", "evaluate": "train", "History": "train", "TrainingDiverged": "train",
+    "set_seed": "runtime", "pick_device": "runtime",
+    "binary_metrics": "metrics", "multiclass_metrics": "metrics",
+    "shape_walk": "shapes", "count_params": "shapes", "count_flops": "shapes", "activation_memory": "shapes",
+    "grad_cam": "gradcam",
+    "export_model": "export", "predict": "export",
+    "progress": "progress",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'fundus_utils' has no attribute {name!r}")
+    module = importlib.import_module(f".{_EXPORTS[name] or name}", __name__)
+    value = module if _EXPORTS[name] is None else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

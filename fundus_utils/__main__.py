@@ -1,0 +1,66 @@
+"""Command line: ``python -m fundus_utils prepare|sample|predict …``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import FundusDataError
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from .prepare import prepare_data
+    prepared = prepare_data(args.source, args.workdir, sample="full" if args.full_sample else "default",
+                            progress=not args.json, verbose=not args.json)
+    if args.json:
+        print(json.dumps(prepared.to_json()))
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from .sample import write_sample_source
+    out = write_sample_source(args.out, full=args.full, seed=args.seed)
+    print(f"Sample source written to {out}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .export import predict_cli
+    return predict_cli(args.model_dir, args.images)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fundus_utils",
+                                     description="iChallenge-PM data preparation, sample set and prediction.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("prepare", help="find, unpack, label and check the dataset (or the sample set)")
+    p.add_argument("--source", help="folder holding the three zips or the extracted folders "
+                                    "(default: FUNDUS_DATA, AI Studio mounts, data/, else the sample set)")
+    p.add_argument("--workdir", help="writable folder for unpacked data and caches")
+    p.add_argument("--full-sample", action="store_true", help="if falling back to the sample set, use the "
+                                                              "full 400/400 mirror at 2124x2056")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.set_defaults(run=_prepare)
+    s = sub.add_parser("sample", help="write the sample source (the three zips) to a folder")
+    s.add_argument("--out", required=True, help="folder to create")
+    s.add_argument("--full", action="store_true", help="the full mirror: 400/400 images at 2124x2056")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(run=_sample)
+    r = sub.add_parser("predict", help="PM probability of each image with an exported model")
+    r.add_argument("model_dir")
+    r.add_argument("images", nargs="+")
+    r.set_defaults(run=_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except FundusDataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""The one exception type the package raises for bad input."""
+
+
+class FundusDataError(ValueError):
+    """Bad or missing input data. The message names the file, what was expected and what was found."""

@@ -1,0 +1,74 @@
+"""Decoding and resizing one fundus photograph, and turning it into a network input.
+
+Every path that feeds a network (training, evaluation, ``predict``) goes through
+:func:`load_rgb` and :func:`to_chw_float`, so preprocessing never drifts between them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .config import IMAGE_SIZE, MEAN_RGB, STD_RGB
+from .errors import FundusDataError
+
+# cv2 can decode a JPEG at 1/8, 1/4 or 1/2 of its size for a fraction of the cost.
+_REDUCTIONS = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4),
+               (2, cv2.IMREAD_REDUCED_COLOR_2), (1, cv2.IMREAD_COLOR))
+
+
+def _decode_bgr(data: np.ndarray, size: int) -> np.ndarray | None:
+    """Decode at the strongest reduction that still leaves at least ``size`` pixels per side."""
+    for factor, flag in _REDUCTIONS:
+        bgr = cv2.imdecode(data, flag)
+        if bgr is None or factor == 1 or min(bgr.shape[:2]) >= size:
+            return bgr
+    return None
+
+
+def read_image_bytes(path: str | Path) -> np.ndarray:
+    """Read a file's bytes, refusing missing, empty and truncated-JPEG files with a clear message."""
+    path = Path(path)
+    if not path.is_file():
+        raise FundusDataError(f"{path}: expected an image file, found nothing at that path")
+    data = np.fromfile(path, dtype=np.uint8)
+    if data.size == 0:
+        raise FundusDataError(f"{path}: expected a JPEG/PNG image, found an empty file")
+    is_jpeg = data[:2].tobytes() == b"\xff\xd8"
+    if is_jpeg and b"\xff\xd9" not in data[-64:].tobytes():
+        # OpenCV would decode the missing part as grey and only warn on stderr.
+        raise FundusDataError(f"{path}: expected a complete JPEG, found a truncated file "
+                              f"({data.size} bytes, no end-of-image marker)")
+    return data
+
+
+def load_rgb(path: str | Path, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Read an image file as a ``size`` x ``size`` x 3 uint8 array in RGB order.
+
+    JPEGs are decoded at reduced resolution where that loses nothing at ``size``,
+    then resized with ``INTER_AREA`` (the default bilinear filter aliases when
+    shrinking ~2000 px to 224 px), then converted from OpenCV's BGR to RGB.
+    Raises :class:`FundusDataError` naming the file when it is missing, empty,
+    truncated or not an image (``cv2.imread`` itself returns ``None`` silently).
+    """
+    bgr = _decode_bgr(read_image_bytes(path), size)
+    if bgr is None or bgr.size == 0:
+        raise FundusDataError(f"{path}: expected a JPEG/PNG image, found data OpenCV cannot decode "
+                              "(corrupt or not an image)")
+    resized = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
+
+
+def to_chw_float(rgb: np.ndarray) -> np.ndarray:
+    """HWC uint8 RGB -> CHW float32, scaled to [0, 1] and normalised with MEAN_RGB / STD_RGB."""
+    x = rgb.astype(np.float32) / 255.0
+    x = (x - np.asarray(MEAN_RGB, np.float32)) / np.asarray(STD_RGB, np.float32)
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+
+def to_display_rgb(chw: np.ndarray) -> np.ndarray:
+    """Invert :func:`to_chw_float` for plotting: CHW normalised -> HWC float in [0, 1]."""
+    x = np.asarray(chw, np.float32).transpose(1, 2, 0)
+    x = x * np.asarray(STD_RGB, np.float32) + np.asarray(MEAN_RGB, np.float32)
+    return np.clip(x, 0.0, 1.0)

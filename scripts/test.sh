@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up (scripts/setup.sh), then run the unit tests and every notebook under nbval, in quick mode.
+# Extra arguments go to pytest, e.g.  bash scripts/test.sh -x -k labels
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$REPO/scripts/setup.sh"
+PY="${FUNDUS_VENV:-$REPO/.venv}/bin/python"
+export FUNDUS_QUICK=1
+cd "$REPO"
+shopt -s nullglob
+notebooks=(notebooks/*.ipynb)
+if [ ${#notebooks[@]} -gt 0 ]; then
+  exec "$PY" -m pytest tests "${notebooks[@]}" --nbval --nbval-current-env \
+    --nbval-sanitize-with notebooks/sanitize.cfg --durations=15 "$@"
+fi
+exec "$PY" -m pytest tests --durations=10 "$@"
