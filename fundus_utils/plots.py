@@ -1,0 +1,346 @@
+"""Course figures: one matplotlib figure per call, returned to the caller.
+
+Display pattern (one PNG per call, no ``<Figure size ...>`` text for nbval to compare)
+--------------------------------------------------------------------------------------
+Every function builds a :class:`PngFigure` directly, without pyplot, so the
+figure never enters pyplot's list of open figures: the inline backend does not
+show it again at the end of the cell and nothing needs closing. ``PngFigure``
+tells IPython how to show itself (``_ipython_display_``): it publishes a single
+``image/png`` output and no ``text/plain`` part. In a notebook, end the cell with
+the call and no semicolon::
+
+    plot_history(history)
+
+For two figures in one cell, ``display(plot_roc(...))`` then ``plot_confusion(...)``.
+Outside Jupyter, save it: ``plot_history(history).savefig("history.png")``.
+The pixels are rendered here as PNG whatever the inline backend's format is, so
+no SVG (which nbval would compare) is ever emitted.
+"""
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from .config import CLASS_NAMES
+from .images import to_display_rgb
+
+DISPLAY_DPI = 100
+PNG_MIME = "image/png"
+CELL_INCHES = 2.6            # width and height of one image panel
+COMPARISON_REQUIRED = ("arch", "params", "seconds_per_epoch")
+COMPARISON_METRICS = {"best_valid_acc": "best validation accuracy", "best_valid_auc": "best validation AUC"}
+COMPARISON_MARKERS = {"best_valid_acc": "o", "best_valid_auc": "s"}
+GRADCAM_CMAP = "jet"
+DEFAULT_NCOLS = 4
+
+
+class PngFigure(Figure):
+    """A matplotlib Figure that IPython displays as exactly one PNG (and no text)."""
+
+    def png_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=DISPLAY_DPI, bbox_inches="tight")
+        return buffer.getvalue()
+
+    def _ipython_display_(self) -> None:
+        _publish_png(self.png_bytes())
+
+
+def _publish_png(png: bytes) -> None:
+    from IPython.display import display   # only ever called from inside IPython
+    display({PNG_MIME: png}, raw=True)
+
+
+def _new_figure(width: float, height: float) -> PngFigure:
+    return PngFigure(figsize=(width, height), layout="constrained")
+
+
+def _grid(count: int, ncols: int) -> tuple[int, int]:
+    ncols = max(1, min(ncols, count))
+    return math.ceil(count / ncols), ncols
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    """numpy array from an array, a list or a paddle Tensor (without importing paddle)."""
+    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+        value = value.numpy()
+    return np.asarray(value)
+
+
+def _displayable(image: Any) -> np.ndarray:
+    """HWC uint8, HWC float in [0, 1], HW grey, or a CHW normalised network input -> imshow array."""
+    array = _to_numpy(image)
+    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
+        array = to_display_rgb(array) if array.shape[0] == 3 else array[0]
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.dtype != np.uint8:
+        array = np.clip(array.astype(np.float32), 0.0, 1.0)
+    return array
+
+
+def _show_panel(ax, image: Any, title: Any = None) -> None:
+    array = _displayable(image)
+    ax.imshow(array, cmap="gray" if array.ndim == 2 else None)
+    ax.set_axis_off()
+    if title is not None:
+        ax.set_title(str(title), fontsize=9)
+
+
+def show_images(images: Sequence[Any], titles: Sequence[Any] | None = None,
+                ncols: int = DEFAULT_NCOLS) -> PngFigure:
+    """Grid of images with optional titles (one axes per image).
+
+    Accepts HWC uint8 (``load_rgb``), HWC float in [0, 1], HW grey, or CHW
+    normalised network inputs (``to_chw_float``), mixed freely.
+    """
+    images = list(images)
+    if not images:
+        raise ValueError("show_images needs at least one image")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"got {len(titles)} titles for {len(images)} images")
+    nrows, ncols = _grid(len(images), ncols)
+    fig = _new_figure(CELL_INCHES * ncols, CELL_INCHES * nrows)
+    for index, image in enumerate(images):
+        _show_panel(fig.add_subplot(nrows, ncols, index + 1), image,
+                    None if titles is None else titles[index])
+    return fig
+
+
+def show_augmentations(image: Any, transform: Any, n: int = 7, ncols: int = DEFAULT_NCOLS) -> PngFigure:
+    """The original image and ``n`` outputs of a random ``transform`` (``n + 1`` axes).
+
+    ``transform`` is any callable on the image (e.g. a ``paddle.vision.transforms``
+    pipeline); its output may be HWC or a CHW normalised array or tensor.
+    """
+    samples = [image] + [transform(image) for _ in range(n)]
+    titles = ["original"] + [f"augmented {index}" for index in range(1, n + 1)]
+    return show_images(samples, titles, ncols=ncols)
+
+
+def _history_series(history: Any, key: str) -> list[float]:
+    values = history.get(key) if isinstance(history, Mapping) else getattr(history, key, None)
+    return [float("nan") if value is None else float(value) for value in (values or [])]
+
+
+def _plot_curves(ax, history: Any, keys: Sequence[str], title: str) -> None:
+    for key in keys:
+        values = _history_series(history, key)
+        if values:
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=key.split("_")[0])
+    ax.set_title(title)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if ax.lines:
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes)
+
+
+def plot_history(history: Any) -> PngFigure:
+    """Loss, accuracy and AUC per epoch, train vs validation (3 axes).
+
+    ``history``: an object with list attributes ``train_loss, train_acc,
+    valid_loss, valid_acc, valid_auc`` (``fundus_utils.train.History``) or a dict
+    with those keys; a missing series is left out (``train_auc`` is drawn if present).
+    """
+    fig = _new_figure(13, 3.6)
+    loss_ax, acc_ax, auc_ax = fig.subplots(1, 3)
+    _plot_curves(loss_ax, history, ("train_loss", "valid_loss"), "loss")
+    _plot_curves(acc_ax, history, ("train_acc", "valid_acc"), "accuracy")
+    _plot_curves(auc_ax, history, ("train_auc", "valid_auc"), "AUC")
+    return fig
+
+
+def plot_confusion(confusion: Any, class_names: Sequence[str] | None = CLASS_NAMES) -> PngFigure:
+    """Confusion matrix heat map with counts; rows = true class, columns = predicted (K x K)."""
+    matrix = _to_numpy(confusion)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"expected a square K x K confusion matrix, got shape {matrix.shape}")
+    size = matrix.shape[0]
+    names = [str(index) for index in range(size)] if class_names is None else list(class_names)
+    if len(names) != size:
+        raise ValueError(f"got {len(names)} class names for a {size} x {size} matrix; "
+                         "pass class_names (or None for indices)")
+    fig = _new_figure(1.2 * size + 2.4, 1.2 * size + 1.8)
+    ax = fig.subplots()
+    ax.imshow(matrix, cmap="Blues", vmin=0)
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for (row, col), count in np.ndenumerate(matrix):
+        ax.text(col, row, f"{count:g}", ha="center", va="center",
+                color="white" if count > threshold else "black")
+    ax.set_xticks(range(size), names, rotation=30 if size > 2 else 0)
+    ax.set_yticks(range(size), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("confusion matrix")
+    return fig
+
+
+def plot_roc(probs: Any, labels: Any) -> PngFigure:
+    """ROC curve of PM probabilities against 0/1 labels, AUC in the legend (1 axes).
+
+    Uses :func:`fundus_utils.metrics.roc_points`. With a single class in ``labels``
+    the curve is undefined: only the chance line is drawn and the title says why.
+    """
+    from .metrics import roc_points   # imports scikit-learn: only when needed
+
+    roc = roc_points(_to_numpy(probs).reshape(-1), _to_numpy(labels).reshape(-1))
+    fig = _new_figure(4.6, 4.4)
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
+    if roc["note"]:
+        ax.set_title(roc["note"], fontsize=9)
+    else:
+        ax.plot(roc["fpr"], roc["tpr"], label=f"AUC = {roc['auc']:.3f}")
+        ax.set_title("ROC curve")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.legend(loc="lower right")
+    return fig
+
+
+def plot_gradcam(image: Any, cam: Any, title: str | None = None, alpha: float = 0.45) -> PngFigure:
+    """The image and the Grad-CAM map laid over it (2 axes); ``cam`` is resized if needed."""
+    picture = _displayable(image)
+    heat = _to_numpy(cam).astype(np.float32)
+    height, width = picture.shape[:2]
+    if heat.shape != (height, width):
+        import cv2
+        heat = cv2.resize(heat, (width, height), interpolation=cv2.INTER_LINEAR)
+    fig = _new_figure(2 * CELL_INCHES + 1, CELL_INCHES + 0.4)
+    image_ax, overlay_ax = fig.subplots(1, 2)
+    _show_panel(image_ax, picture, "image")
+    _show_panel(overlay_ax, picture, "Grad-CAM")
+    overlay_ax.imshow(heat, cmap=GRADCAM_CMAP, alpha=alpha, vmin=0.0, vmax=1.0)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _rescaled(array: np.ndarray) -> np.ndarray:
+    low, high = float(array.min()), float(array.max())
+    return (array - low) / (high - low) if high > low else np.zeros_like(array)
+
+
+def plot_filters(conv_weight: Any, max_filters: int = 64, ncols: int = 8) -> PngFigure:
+    """First-layer filters ``[out, in, kh, kw]``: RGB if ``in == 3``, else channel mean in grey.
+
+    Each filter is rescaled to [0, 1] on its own; one axes per filter (at most ``max_filters``).
+    """
+    weights = _to_numpy(conv_weight).astype(np.float32)
+    if weights.ndim != 4:
+        raise ValueError(f"expected a conv weight [out, in, kh, kw], got shape {weights.shape}")
+    filters = weights[:max_filters]
+    if filters.shape[1] == 3:
+        panels = [_rescaled(f.transpose(1, 2, 0)) for f in filters]
+    else:
+        panels = [_rescaled(f.mean(axis=0)) for f in filters]
+    nrows, ncols = _grid(len(panels), ncols)
+    fig = _new_figure(1.1 * ncols, 1.1 * nrows + 0.4)
+    for index, panel in enumerate(panels):
+        ax = fig.add_subplot(nrows, ncols, index + 1)
+        ax.imshow(panel, cmap="gray" if panel.ndim == 2 else None, interpolation="nearest")
+        ax.set_axis_off()
+    fig.suptitle(f"{len(panels)} of {weights.shape[0]} filters, {weights.shape[2]}x{weights.shape[3]}")
+    return fig
+
+
+def plot_feature_maps(maps: Any, max_maps: int = 16, ncols: int = 8) -> PngFigure:
+    """Feature maps ``[C, H, W]`` (or ``[1, C, H, W]``), one axes per channel up to ``max_maps``."""
+    array = _to_numpy(maps).astype(np.float32)
+    if array.ndim == 4 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 3:
+        raise ValueError(f"expected feature maps [C, H, W] or [1, C, H, W], got shape {array.shape}")
+    shown = array[:max_maps]
+    nrows, ncols = _grid(len(shown), ncols)
+    fig = _new_figure(1.6 * ncols, 1.6 * nrows + 0.4)
+    for index, channel in enumerate(shown):
+        ax = fig.add_subplot(nrows, ncols, index + 1)
+        ax.imshow(channel, cmap="viridis")
+        ax.set_title(f"channel {index}", fontsize=8)
+        ax.set_axis_off()
+    fig.suptitle(f"{len(shown)} of {array.shape[0]} channels, {array.shape[1]}x{array.shape[2]}")
+    return fig
+
+
+def _scatter_metrics(ax, table: pd.DataFrame, x_column: str, x_label: str, metrics: Sequence[str]) -> None:
+    for metric in metrics:
+        ax.scatter(table[x_column], table[metric], marker=COMPARISON_MARKERS[metric],
+                   label=COMPARISON_METRICS[metric])
+        for _, row in table.iterrows():
+            ax.annotate(str(row["arch"]), (row[x_column], row[metric]), fontsize=8,
+                        xytext=(4, 4), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel("validation score")
+    ax.legend(loc="lower right")
+
+
+def plot_comparison(results_table: pd.DataFrame) -> PngFigure:
+    """Validation scores vs model size and vs training time, one point per run (2 axes).
+
+    Expected columns: ``arch`` (label), ``params`` (parameter count),
+    ``seconds_per_epoch``, and at least one of ``best_valid_acc`` and
+    ``best_valid_auc``; both axes' x scales are logarithmic.
+    """
+    missing = [column for column in COMPARISON_REQUIRED if column not in results_table.columns]
+    metrics = [column for column in COMPARISON_METRICS if column in results_table.columns]
+    if missing or not metrics:
+        raise ValueError(f"results table needs columns {list(COMPARISON_REQUIRED)} and one of "
+                         f"{list(COMPARISON_METRICS)}; it has {list(results_table.columns)}")
+    fig = _new_figure(11, 4.2)
+    params_ax, time_ax = fig.subplots(1, 2, sharey=True)
+    _scatter_metrics(params_ax, results_table, "params", "parameters", metrics)
+    _scatter_metrics(time_ax, results_table, "seconds_per_epoch", "seconds per epoch", metrics)
+    params_ax.set_title("score vs size")
+    time_ax.set_title("score vs training time")
+    return fig
+
+
+def plot_class_balance(counts: Mapping[str, Any] | pd.Series | pd.DataFrame) -> PngFigure:
+    """Bar chart of images per class (1 axes), counts written on the bars.
+
+    ``counts``: ``{"non-PM": 187, "PM": 213}`` or a Series; or per split,
+    ``{"train": {...}, "valid": {...}}`` or a DataFrame (rows = classes,
+    columns = splits) for grouped bars.
+    """
+    table = counts if isinstance(counts, pd.DataFrame) else pd.DataFrame(
+        counts if any(isinstance(value, Mapping) for value in dict(counts).values())
+        else {"images": dict(counts)})
+    fig = _new_figure(max(4.0, 1.3 * len(table.index) * len(table.columns)), 3.6)
+    ax = fig.subplots()
+    width = 0.8 / len(table.columns)
+    positions = np.arange(len(table.index))
+    for offset, column in enumerate(table.columns):
+        bars = ax.bar(positions + (offset - (len(table.columns) - 1) / 2) * width,
+                      table[column].fillna(0), width, label=str(column))
+        ax.bar_label(bars, fmt="%g")
+    ax.set_xticks(positions, [str(name) for name in table.index])
+    ax.set_ylabel("images")
+    ax.set_title("class balance")
+    ax.margins(y=0.12)
+    if len(table.columns) > 1:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def configure_inline_png() -> None:
+    """Make the notebook's own pyplot figures PNG (never SVG); does nothing outside IPython."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("png")
