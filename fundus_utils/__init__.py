@@ -7,6 +7,10 @@ Paddle is loaded only when something needs it.
 """
 from __future__ import annotations
 
+# Load Python's zlib (the system libz) before anything imports Paddle: the Paddle 2.6 wheel
+# bundles an older zlib, and when it is loaded first, a later pandas import or PNG save
+# segfaults in inflateReset2/deflateReset. Importing fundus_utils before paddle avoids that.
+import zlib  # noqa: F401  (imported for its side effect)
 import importlib
 
 __version__ = "0.1.0"
@@ -28,9 +32,14 @@ _EXPORTS = {
     "set_seed": "runtime", "pick_device": "runtime",
     "binary_metrics": "metrics", "multiclass_metrics": "metrics",
     "shape_walk": "shapes", "count_params": "shapes", "count_flops": "shapes", "activation_memory": "shapes",
+    "print_shape_walk": "shapes", "format_shape_walk": "shapes",
     "grad_cam": "gradcam",
-    "export_model": "export", "predict": "export",
+    "export_model": "export", "predict": "export", "load_exported": "export",
     "progress": "progress",
+    "run_dir": "results", "load_results": "results", "load_histories": "results",
+    "reference_images": "results", "save_gradcam_maps": "results", "load_gradcam_maps": "results",
+    "run_mode": "settings", "run_settings": "settings", "RunSettings": "settings",
+    "gpu_available": "runtime",
 }
 
 __all__ = sorted(_EXPORTS)

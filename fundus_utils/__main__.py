@@ -29,6 +29,15 @@ def _predict(args: argparse.Namespace) -> int:
     return predict_cli(args.model_dir, args.images)
 
 
+def _course(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .course import DEFAULT_OUT, run_course
+    from .settings import run_mode
+    mode = "quick" if args.quick else (args.budget or run_mode())
+    return run_course(mode, Path(args.out) if args.out else DEFAULT_OUT)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fundus_utils",
                                      description="iChallenge-PM data preparation, sample set and prediction.")
@@ -46,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--full", action="store_true", help="the full mirror: 400/400 images at 2124x2056")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(run=_sample)
+    c = sub.add_parser("course", help="execute every notebook top to bottom into an output folder")
+    c.add_argument("--quick", action="store_true", help="quick mode (as the tests run it)")
+    c.add_argument("--budget", choices=("cpu", "full"), help="cpu: few epochs on the sample set at 128 px "
+                   "(the default without a GPU); full: full epochs (the default with a GPU)")
+    c.add_argument("--out", help="output folder (default: course_output/)")
+    c.set_defaults(run=_course)
     r = sub.add_parser("predict", help="PM probability of each image with an exported model")
     r.add_argument("model_dir")
     r.add_argument("images", nargs="+")

@@ -48,3 +48,12 @@ def runs_dir() -> Path:
     if os.environ.get(ENV_RUNS):
         return Path(os.environ[ENV_RUNS]).expanduser().resolve()
     return default_workdir() / "runs"
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` relative to the repository when inside it (stable across checkouts), else absolute."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(REPO_DIR))
+    except ValueError:
+        return str(path)

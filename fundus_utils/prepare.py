@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -18,7 +19,7 @@ from .config import (LABELS_CSV_NAME, NESTED_TRAIN_ZIP, PREPARED_MARKER, SAMPLE_
 from .errors import FundusDataError
 from .images import read_image_bytes
 from .labels import convert_xlsx_to_csv, training_labels
-from .locations import default_workdir
+from .locations import default_workdir, display_path
 from .source import Source, find_extracted, find_source, inspect_source
 from .unpack import extract_zip, is_junk
 
@@ -61,9 +62,9 @@ class PreparedData:
 
     def summary(self) -> str:
         """A few human lines: which data, how many images of each class, what was skipped."""
-        lines = [f"Data: {self.source_kind} ({self.source})",
-                 f"  training:   {self.n_train} images, {self.n_train_pm} PM  ({self.train_dir})",
-                 f"  validation: {self.n_valid} images, {self.n_valid_pm} PM  ({self.valid_dir})"]
+        lines = [f"Data: {self.source_kind} ({display_path(self.source)})",
+                 f"  training:   {self.n_train} images, {self.n_train_pm} PM  ({display_path(self.train_dir)})",
+                 f"  validation: {self.n_valid} images, {self.n_valid_pm} PM  ({display_path(self.valid_dir)})"]
         lines += [f"  skipped {s['file']}: {s['why']}" for s in self.skipped]
         if self.is_sample:
             lines.append(SAMPLE_NOTICE)
@@ -79,7 +80,7 @@ def ensure_sample_source(workdir: Path, size: str = "default", progress: bool = 
     from .sample import write_sample_source   # numpy/skimage-heavy; only needed here
     folder = workdir / ("sample-source" if size == "default" else "sample-full-source")
     if not (folder / SAMPLE_MARKER).is_file():
-        print(f"Generating the sample set in {folder} (once) …", flush=True)
+        print(f"Generating the sample set in {display_path(folder)} (once) …", file=sys.stderr, flush=True)
         write_sample_source(folder, full=(size == "full"), progress=progress)
     return inspect_source(folder, "generated sample set")
 
@@ -192,6 +193,13 @@ def _build(source: Source, root: Path, progress: bool) -> PreparedData:
         raise
 
 
+def prepared_folder_name(source: Source, workdir: Path) -> str:
+    """``sample``/``sample-full`` for a generated sample; else kind plus a hash of the source's path."""
+    if source.path.parent == workdir:
+        return source.path.name.removesuffix("-source")
+    return f"{source.kind}-{hashlib.sha1(str(source.path).encode()).hexdigest()[:8]}"
+
+
 def prepare_data(source: str | Path | None = None, workdir: str | Path | None = None, *,
                  sample: str = "default", progress: bool = True, verbose: bool = True) -> PreparedData:
     """Find the dataset, unpack it once, label it and check it; return where everything is.
@@ -206,7 +214,7 @@ def prepare_data(source: str | Path | None = None, workdir: str | Path | None = 
     found = find_source(source)
     if found is None:
         found = ensure_sample_source(workdir, sample, progress)
-    root = workdir / f"{found.kind}-{hashlib.sha1(str(found.path).encode()).hexdigest()[:8]}"
+    root = workdir / prepared_folder_name(found, workdir)
     prepared = _load_prepared(root)
     if prepared is None or prepared.fingerprint != found.fingerprint() or prepared.source != str(found.path):
         prepared = _build(found, root, progress)
