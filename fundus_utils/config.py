@@ -41,6 +41,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 # Marker files.
 PREPARED_MARKER = "prepared.json"     # written last into a prepared folder
 SAMPLE_MARKER = "FUNDUS_SAMPLE.json"  # sits beside (and inside) a sample source's zips
+RESULTS_NAME = "results.json"         # one per training run, in runs_dir()/<run name>/
 
 SAMPLE_NOTICE = (
     "SAMPLE SET: the real iChallenge-PM data was not found, so the course runs on a "

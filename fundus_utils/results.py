@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import RESULTS_NAME
 from .locations import runs_dir
 
-RESULTS_NAME = "results.json"
 GRADCAM_NAME = "gradcam.npz"
 TABLE_COLUMNS = {                    # results JSON key -> table column
     "architecture": "arch", "parameters": "params", "flops": "flops", "image_size": "image_size",
