@@ -16,7 +16,8 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "config": None, "plots": None, "labels": None, "metrics": None,
+    "config": None, "plots": None, "labels": None, "metrics": None, "locations": None, "sample": None,
+    "results": None, "shapes": None, "settings": None, "datasets": None,
     "FundusDataError": "errors",
     "prepare_data": "prepare", "PreparedData": "prepare",
     "find_source": "source",

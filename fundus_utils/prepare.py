@@ -79,10 +79,21 @@ def ensure_sample_source(workdir: Path, size: str = "default", progress: bool = 
         raise ValueError(f"sample size must be one of {SAMPLE_SIZES}, got {size!r}")
     from .sample import write_sample_source   # numpy/skimage-heavy; only needed here
     folder = workdir / ("sample-source" if size == "default" else "sample-full-source")
-    if not (folder / SAMPLE_MARKER).is_file():
+    if not sample_is_current(folder):
+        shutil.rmtree(folder, ignore_errors=True)
         print(f"Generating the sample set in {display_path(folder)} (once) …", file=sys.stderr, flush=True)
         write_sample_source(folder, full=(size == "full"), progress=progress)
     return inspect_source(folder, "generated sample set")
+
+
+def sample_is_current(folder: Path) -> bool:
+    """A complete sample source written by this version of the generator (else it is made again)."""
+    from .sample import GENERATOR_VERSION
+    try:
+        marker = json.loads((folder / SAMPLE_MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return str(marker.get("generator_version")) == str(GENERATOR_VERSION)
 
 
 # --- unpacking zips ----------------------------------------------------------------------------

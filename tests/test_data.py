@@ -303,3 +303,39 @@ def test_cli_bad_source_is_one_clear_message(tmp_path, capsys):
     code = cli_main(["prepare", "--source", str(tmp_path / "absent"), "--workdir", str(tmp_path / "w")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and "Traceback" not in err and str(tmp_path / "absent") in err
+
+
+def test_saturation_jitter_stays_within_its_amount():
+    from fundus_utils.datasets import LUMA_RGB, RandomSaturation
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(40, 200, (16, 16, 3)).astype(np.uint8)
+
+    def chroma(image):
+        x = image.astype(np.float32)
+        return np.abs(x - (x @ LUMA_RGB)[..., None]).mean()
+    np.random.seed(0)
+    ratios = [chroma(RandomSaturation(0.2)(rgb)) / chroma(rgb) for _ in range(200)]
+    assert 0.78 <= min(ratios) and max(ratios) <= 1.22 and max(ratios) - min(ratios) > 0.3
+    grey = np.repeat(rgb[..., :1], 3, axis=2)
+    np.testing.assert_array_equal(RandomSaturation(0.2)(grey), grey)      # grey stays grey
+
+
+def test_sample_source_is_regenerated_when_the_generator_changes(tmp_path, monkeypatch):
+    from fundus_utils import prepare as prepare_mod
+    calls = []
+
+    def fake_writer(folder, **kwargs):
+        calls.append(kwargs)
+        SourceSpec(n_h=1, n_n=1, n_p=1, n_valid=2).write_zips(folder)
+        (folder / "FUNDUS_SAMPLE.json").write_text(json.dumps({"generator_version": "7"}))
+        return folder
+    monkeypatch.setattr("fundus_utils.sample.write_sample_source", fake_writer)
+    monkeypatch.setattr("fundus_utils.sample.GENERATOR_VERSION", "7")
+    first = prepare_data(workdir=tmp_path / "w", progress=False, verbose=False)
+    assert first.is_sample and first.root.name == "sample" and len(calls) == 1
+    prepare_data(workdir=tmp_path / "w", progress=False, verbose=False)
+    assert len(calls) == 1                                     # current: reused
+    monkeypatch.setattr("fundus_utils.sample.GENERATOR_VERSION", "8")
+    assert not prepare_mod.sample_is_current(tmp_path / "w" / "sample-source")
+    prepare_data(workdir=tmp_path / "w", progress=False, verbose=False)
+    assert len(calls) == 2                                     # stale: made again
