@@ -12,6 +12,11 @@ from __future__ import annotations
 # segfaults in inflateReset2/deflateReset. Importing fundus_utils before paddle avoids that.
 import zlib  # noqa: F401  (imported for its side effect)
 import importlib
+import warnings
+
+# Paddle 3 warns on import that ccache is missing: it matters only when compiling C++ extensions,
+# which the course never does, and it would put a machine-specific path into every notebook.
+warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
 
 __version__ = "0.1.0"
 

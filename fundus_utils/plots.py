@@ -130,14 +130,21 @@ def _history_series(history: Any, key: str) -> list[float]:
     return [float("nan") if value is None else float(value) for value in (values or [])]
 
 
+def _epoch_axis(ax, title: str) -> None:
+    """Epochs are whole numbers: integer ticks, and a sensible range even for a single epoch."""
+    ax.set_title(title)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    longest = max((len(line.get_xdata()) for line in ax.lines), default=1)
+    ax.set_xlim(0.5, longest + 0.5)
+
+
 def _plot_curves(ax, history: Any, keys: Sequence[str], title: str) -> None:
     for key in keys:
         values = _history_series(history, key)
         if values:
             ax.plot(range(1, len(values) + 1), values, marker="o", label=key.split("_")[0])
-    ax.set_title(title)
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _epoch_axis(ax, title)
     if ax.lines:
         ax.legend()
     else:
@@ -156,6 +163,26 @@ def plot_history(history: Any) -> PngFigure:
     _plot_curves(loss_ax, history, ("train_loss", "valid_loss"), "loss")
     _plot_curves(acc_ax, history, ("train_acc", "valid_acc"), "accuracy")
     _plot_curves(auc_ax, history, ("train_auc", "valid_auc"), "AUC")
+    return fig
+
+
+def plot_histories(histories: Mapping[str, Any], keys: Sequence[str] = ("valid_acc", "valid_auc"),
+                   labels: Mapping[str, str] | None = None) -> PngFigure:
+    """Several runs' curves side by side: one axis per history key, one line per run.
+
+    ``histories``: ``{run name: History or history dict}`` (e.g. ``fu.load_histories()``);
+    ``labels``: optional legend text per run name.
+    """
+    fig = _new_figure(6 * len(keys), 4)
+    axes = np.atleast_1d(fig.subplots(1, len(keys)))
+    for ax, key in zip(axes, keys):
+        for name, history in histories.items():
+            values = [np.nan if v is None else v for v in _history_series(history, key)]
+            if values:
+                ax.plot(range(1, len(values) + 1), values, marker="o", label=(labels or {}).get(name, name))
+        _epoch_axis(ax, key.replace("valid_", "validation ").replace("acc", "accuracy").replace("auc", "AUC"))
+    if axes[0].lines:
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=8)
     return fig
 
 

@@ -44,13 +44,22 @@ class Source:
         return hashlib.sha1(json.dumps([self.layout, stats]).encode()).hexdigest()
 
 
-def _walk_dirs(root: Path, skip: Path | None) -> list[Path]:
+def generated_folders() -> set[Path]:
+    """Folders the course writes itself (work folder, the checkout's data/work): never a source."""
+    folders = {default_workdir().resolve()}
+    data_dir = repo_data_dir()
+    if data_dir is not None:
+        folders.add((data_dir / "work").resolve())
+    return folders
+
+
+def _walk_dirs(root: Path, skip: set[Path]) -> list[Path]:
     found = []
     for dirpath, dirnames, _ in os.walk(root):
         here = Path(dirpath)
         depth = len(here.relative_to(root).parts)
         dirnames[:] = sorted(d for d in dirnames if not is_junk(d) and not d.startswith(".")
-                             and (skip is None or (here / d).resolve() != skip))
+                             and (here / d).resolve() not in skip)
         if depth >= MAX_SEARCH_DEPTH:
             dirnames[:] = []
         found.append(here)
@@ -61,7 +70,7 @@ def _holds_images(folder: Path) -> bool:
     return any(is_image_file(p) for p in folder.iterdir() if p.is_file())
 
 
-def find_extracted(root: Path, skip: Path | None = None) -> dict[str, Path]:
+def find_extracted(root: Path, skip: set[Path] = frozenset()) -> dict[str, Path]:
     """Locate extracted training/validation folders and the label workbook below ``root``."""
     found: dict[str, Path] = {}
     for d in _walk_dirs(root, skip):
@@ -93,8 +102,7 @@ def inspect_source(folder: str | Path, found_by: str = "argument") -> Source | N
     zips = [z for z in SOURCE_ZIPS if (folder / z).is_file()]
     if len(zips) == len(SOURCE_ZIPS):
         return Source(folder, "zips", _has_sample_marker(folder), found_by)
-    skip = default_workdir().resolve()
-    parts = find_extracted(folder, skip=skip)
+    parts = find_extracted(folder, skip=generated_folders())
     if len(parts) == 3:
         return Source(folder, "folders", _has_sample_marker(folder), found_by,
                       parts["train"], parts["valid"], parts["xlsx"])

@@ -25,10 +25,13 @@ NOTEBOOK_METADATA = {
 
 
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Keep what is source; drop stderr (never compared by nbval; progress bars, machine paths)."""
     nb.metadata = nbformat.from_dict(NOTEBOOK_METADATA)
     for cell in nb.cells:
         cell.metadata = nbformat.from_dict({k: v for k, v in cell.metadata.items() if k in KEEP_CELL_METADATA})
         cell.pop("id", None)
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
     nb.nbformat, nb.nbformat_minor = 4, 4
     return nb
 

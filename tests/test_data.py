@@ -339,3 +339,11 @@ def test_sample_source_is_regenerated_when_the_generator_changes(tmp_path, monke
     assert not prepare_mod.sample_is_current(tmp_path / "w" / "sample-source")
     prepare_data(workdir=tmp_path / "w", progress=False, verbose=False)
     assert len(calls) == 2                                     # stale: made again
+
+
+def test_the_course_own_work_folders_are_never_taken_as_a_source(tmp_path, monkeypatch, spec):
+    repo_data = tmp_path / "repo" / "data"
+    prepared_sample = spec.write_folders(repo_data / "work" / "sample")       # what a sample run leaves
+    monkeypatch.setattr("fundus_utils.source.repo_data_dir", lambda: repo_data)
+    monkeypatch.setenv("FUNDUS_WORKDIR", str(tmp_path / "elsewhere"))          # work folder outside the repo
+    assert prepared_sample.is_dir() and find_source() is None

@@ -93,3 +93,22 @@ def test_bad_inputs_are_refused_with_a_clear_message():
         plots.plot_comparison(RESULTS.drop(columns=["seconds_per_epoch"]))
     with pytest.raises(ValueError, match="titles"):
         plots.show_images([RGB, RGB], titles=["one"])
+
+
+def test_plot_histories_draws_one_line_per_run_and_integer_epochs():
+    from fundus_utils.plots import plot_histories
+    fig = plot_histories({"a": {"valid_acc": [0.5], "valid_auc": [0.6]},
+                          "b": {"valid_acc": [0.4, 0.7, None], "valid_auc": [0.5, 0.8, 0.9]}},
+                         labels={"a": "run a"})
+    acc_ax, auc_ax = fig.axes
+    assert [line.get_label() for line in acc_ax.lines] == ["run a", "b"] and len(auc_ax.lines) == 2
+    assert acc_ax.get_xlim() == (0.5, 3.5)
+    assert all(float(t).is_integer() for t in acc_ax.get_xticks() if 0.5 <= t <= 3.5)
+
+
+def test_plot_history_single_epoch_has_integer_ticks():
+    from fundus_utils.plots import plot_history
+    fig = plot_history({"train_loss": [1.0], "valid_loss": [1.2], "train_acc": [0.5], "valid_acc": [0.5],
+                        "valid_auc": [0.5]})
+    ticks = [t for t in fig.axes[0].get_xticks() if 0.5 <= t <= 1.5]
+    assert ticks == [1.0]
