@@ -34,6 +34,7 @@ _EXPORTS = {
     "class_folder_set": "datasets", "train_augmentation": "datasets", "make_loader": "datasets",
     "make_loaders": "datasets",
     "write_sample_source": "sample", "render_sample_image": "sample",
+    "sample_grades": None, "write_graded_sample": "sample_grades",
     "fit": "train", "evaluate": "train", "History": "train", "TrainingDiverged": "train",
     "set_seed": "runtime", "pick_device": "runtime",
     "binary_metrics": "metrics", "multiclass_metrics": "metrics",

@@ -47,6 +47,8 @@ def export_model(model: nn.Layer, out_dir: str | Path, image_size: int = IMAGE_S
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for old in [*out_dir.glob(f"{MODEL_PREFIX}.*"), out_dir / INFO_FILE]:
+        old.unlink(missing_ok=True)   # Paddle 2.6 and 3.x write different files: never leave a mix
     spec = InputSpec([None, 3, image_size, image_size], "float32", name=INPUT_NAME)
     with eval_mode(model):
         paddle.jit.save(model, str(out_dir / MODEL_PREFIX), input_spec=[spec])

@@ -47,8 +47,12 @@ def load_results(root: str | Path | None = None) -> pd.DataFrame:
         best = result.get("best") or {}
         row["best_valid_sensitivity"] = best.get("valid_sensitivity")
         row["best_valid_specificity"] = best.get("valid_specificity")
+        row["classes"] = len((result.get("final_metrics") or {}).get("confusion") or []) or None
+        row["processes"] = result.get("world_size")
+        row["flops_image_size"] = (result.get("flops_input_shape") or [None])[-1]
         rows.append(row)
-    columns = list(TABLE_COLUMNS.values()) + ["best_valid_sensitivity", "best_valid_specificity"]
+    columns = list(TABLE_COLUMNS.values()) + ["best_valid_sensitivity", "best_valid_specificity", "classes",
+                                              "processes", "flops_image_size"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -131,3 +131,13 @@ def test_a_program_in_the_other_paddle_versions_format_is_refused_with_a_way_out
     other_format.unlink()
     with pytest.raises(FundusDataError, match="found none"):
         load_exported(out_dir)
+
+
+def test_re_export_replaces_files_of_an_earlier_export(tmp_path):
+    import paddle
+    from fundus_utils.export import export_model
+    stale = tmp_path / "model.pdmodel"                 # as a Paddle 2.6 export would have left
+    stale.write_bytes(b"old program")
+    export_model(paddle.nn.Sequential(paddle.nn.Conv2D(3, 1, 3), paddle.nn.AdaptiveAvgPool2D(1),
+                                      paddle.nn.Flatten()), tmp_path, image_size=16)
+    assert not stale.exists() or stale.read_bytes() != b"old program"
