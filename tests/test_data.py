@@ -347,3 +347,12 @@ def test_the_course_own_work_folders_are_never_taken_as_a_source(tmp_path, monke
     monkeypatch.setattr("fundus_utils.source.repo_data_dir", lambda: repo_data)
     monkeypatch.setenv("FUNDUS_WORKDIR", str(tmp_path / "elsewhere"))          # work folder outside the repo
     assert prepared_sample.is_dir() and find_source() is None
+
+
+def test_to_chw_float_matches_the_formula_for_every_uint8_value():
+    from fundus_utils.images import to_chw_float
+    rgb = np.stack(np.meshgrid(np.arange(256), np.arange(3), indexing="ij"), -1)[..., 0]   # 256 x 3
+    rgb = np.repeat(rgb[:, :, None], 3, axis=2).astype(np.uint8)                           # 256 x 3 x 3
+    expected = ((rgb / 255.0 - np.array(MEAN_RGB)) / np.array(STD_RGB)).transpose(2, 0, 1)
+    np.testing.assert_allclose(to_chw_float(rgb), expected, atol=1e-6)
+    np.testing.assert_allclose(to_chw_float(rgb.astype(np.float32)), expected, atol=1e-6)
