@@ -62,12 +62,12 @@ def _build(paths: list[Path], size: int, target: Path, progress: bool, workers: 
                                          disable=not progress, leave=False)):
                 array[i] = rgb
         array.flush()
-        del array
-        os.replace(tmp, target)
     except BaseException:
-        del array
+        del array                      # close the memory map before removing its file
         tmp.unlink(missing_ok=True)
         raise
+    del array
+    os.replace(tmp, target)
     for stale in target.parent.glob(f"{split_name(target)}-rgb{size}-*.npy"):
         if stale != target:
             stale.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 from .progress import progress as progress_bar
 
+from .atomic import install
 from .config import (LABELS_CSV_NAME, NESTED_TRAIN_ZIP, PREPARED_MARKER, SAMPLE_MARKER, SAMPLE_NOTICE,
                      TRAIN_DIR_NAME, TRAIN_ZIP, VALID_DIR_NAME, VALID_GT_DIR_NAME, VALID_GT_ZIP, VALID_ZIP)
 from .errors import FundusDataError
@@ -193,11 +194,7 @@ def _build(source: Source, root: Path, progress: bool) -> PreparedData:
         marker = dict(prepared.to_json(), prepare_version=PREPARE_VERSION, found_by=source.found_by,
                       prepared_at=time.strftime("%Y-%m-%d %H:%M:%S"))
         (tmp / PREPARED_MARKER).write_text(json.dumps(marker, indent=1))  # written last, inside tmp
-        if root.exists():
-            old = root.with_name(f".{root.name}.old-{os.getpid()}")
-            os.replace(root, old)
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(tmp, root)
+        install(tmp, root)
         return prepared
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

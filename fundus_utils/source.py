@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import (AISTUDIO_DATA_ROOT, AISTUDIO_DATASET_DIR, ENV_DATA, SAMPLE_MARKER, SOURCE_ZIPS,
-                     TRAIN_DIR_NAME, TRAIN_ZIP, VALID_DIR_NAME, VALID_GT_DIR_NAME, VALID_XLSX_NAME)
+                     TRAIN_DIR_NAME, TRAIN_ZIP, VALID_DIR_NAME, VALID_XLSX_NAME)
 from .errors import FundusDataError
 from .labels import is_image_file
 from .locations import default_workdir, repo_data_dir
