@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SourceSpec, jpeg_bytes, xlsx_bytes
+from source_fixtures import SourceSpec, jpeg_bytes, xlsx_bytes
 from fundus_utils import labels as labels_mod
 from fundus_utils.__main__ import main as cli_main
 from fundus_utils.config import ENV_DATA, MEAN_RGB, PREPARED_MARKER, STD_RGB
