@@ -5,9 +5,13 @@ main command runs this after setting up). Sources in ``notebooks/`` are never wr
 """
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from .config import ENV_BUDGET, ENV_QUICK, ENV_RUNS
 from .locations import REPO_DIR
@@ -51,6 +55,25 @@ def _announce(mode: str, notebooks: list[Path], out: Path) -> None:
     print(flush=True)
 
 
+@contextmanager
+def _stderr_to(log: Path) -> Iterator[None]:
+    """Send this process's stderr, and so the kernel's (it inherits it), to ``log`` for a while.
+
+    Paddle's start-up lines, kernel warnings and progress bars go there, so the terminal
+    shows one line per notebook.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log, "ab") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _execute(notebook: Path, out: Path) -> None:
     import nbformat
     import papermill
@@ -76,7 +99,9 @@ def run_course(mode: str, out: Path, notebooks: list[Path] | None = None) -> int
     if not notebooks:
         print(f"No notebooks found in {NOTEBOOK_DIR}.")
         return 1
-    out.mkdir(parents=True, exist_ok=True)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    for noisy in ("papermill", "traitlets", "nbconvert"):    # INFO lines per cell, HTML alt-text notes
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     os.environ.pop(ENV_QUICK, None)
     if mode == "quick":
         os.environ[ENV_QUICK] = "1"
@@ -88,12 +113,14 @@ def run_course(mode: str, out: Path, notebooks: list[Path] | None = None) -> int
     for i, notebook in enumerate(notebooks, 1):
         t0 = time.perf_counter()
         print(f"[{i}/{len(notebooks)}] {notebook.name} …", end=" ", flush=True)
+        log = out / "logs" / f"{notebook.stem}.log"
         try:
-            _execute(notebook, out)
+            with _stderr_to(log):
+                _execute(notebook, out)
         except Exception as exc:  # papermill's PapermillExecutionError carries the cell's error
             print(f"failed after {_minutes(time.perf_counter() - t0)}")
             print(_failure(notebook, exc))
-            print(f"The executed copy up to the failure is {out / notebook.name}")
+            print(f"The executed copy up to the failure is {out / notebook.name}; its log is {log}")
             return 1
         print(f"done in {_minutes(time.perf_counter() - t0)}", flush=True)
     _write_summary(out)
