@@ -21,13 +21,13 @@ MODES = ("quick", "cpu", "full")
 
 # (epochs, batch size, learning rate) per architecture and mode; image size and subset per mode.
 _EPOCHS_BATCH_LR = {
-    "lenet":     {"quick": (2, 16, 1e-3), "cpu": (6, 16, 1e-3), "full": (20, 16, 1e-3)},
-    "alexnet":   {"quick": (2, 16, 1e-4), "cpu": (5, 16, 1e-4), "full": (20, 16, 1e-4)},
-    "vgg16":     {"quick": (1, 8, 1e-4),  "cpu": (3, 8, 1e-4),  "full": (15, 16, 1e-4)},
-    "googlenet": {"quick": (2, 16, 1e-3), "cpu": (4, 16, 1e-3), "full": (20, 16, 1e-3)},
-    "resnet18":  {"quick": (2, 16, 1e-3), "cpu": (4, 16, 1e-3), "full": (20, 16, 1e-3)},
-    "resnet50":  {"quick": (1, 16, 1e-3), "cpu": (3, 16, 1e-3), "full": (20, 16, 1e-3)},
-    "convmixer": {"quick": (2, 16, 1e-3), "cpu": (5, 16, 1e-3), "full": (30, 16, 1e-3)},
+    "lenet":     {"quick": (2, 16, 1e-3), "cpu": (12, 16, 1e-3), "full": (20, 16, 1e-3)},
+    "alexnet":   {"quick": (2, 16, 1e-4), "cpu": (10, 16, 1e-4), "full": (20, 16, 1e-4)},
+    "vgg16":     {"quick": (1, 8, 1e-4),  "cpu": (6, 8, 1e-4),  "full": (15, 16, 1e-4)},
+    "googlenet": {"quick": (2, 16, 1e-3), "cpu": (8, 16, 1e-3), "full": (20, 16, 1e-3)},
+    "resnet18":  {"quick": (2, 16, 1e-3), "cpu": (8, 16, 1e-3), "full": (20, 16, 1e-3)},
+    "resnet50":  {"quick": (1, 16, 1e-3), "cpu": (6, 16, 1e-3), "full": (20, 16, 1e-3)},
+    "convmixer": {"quick": (2, 16, 1e-3), "cpu": (10, 16, 1e-3), "full": (30, 16, 1e-3)},
 }
 _IMAGE_SIZE = {"quick": 64, "cpu": 128, "full": IMAGE_SIZE}
 _SAMPLE = {"quick": "default", "cpu": "default", "full": "full"}
