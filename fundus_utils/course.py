@@ -25,7 +25,8 @@ DEFAULT_OUT = REPO_DIR / "course_output"
 MEASURED_MINUTES = {
     "quick": {"00_data": 0.2, "01_lenet": 0.15, "02_alexnet": 0.5, "03_vgg": 0.7, "04_googlenet": 0.25,
               "05_resnet": 0.3, "06_convmixer": 0.5, "07_compare": 0.3},
-    "cpu": {},
+    "cpu": {"00_data": 0.2, "01_lenet": 0.6, "02_alexnet": 2.0, "03_vgg": 4.8, "04_googlenet": 0.9,
+            "05_resnet": 1.1, "06_convmixer": 5.1, "07_compare": 0.3},
 }
 UNMEASURED_MINUTES = {"quick": 1.0, "cpu": 4.0}
 
