@@ -18,6 +18,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   if [ -z "${FUNDUS_PADDLE:-}" ] && base=$(paddle_version "$PYTHON"); then
     echo "setup: $PYTHON already has Paddle $base; building $VENV on top of it (Paddle is not reinstalled)"
     "$PYTHON" -m venv --system-site-packages "$VENV"
+    # --system-site-packages exposes the *interpreter's* packages; when $PYTHON is itself a
+    # virtual environment, its own site-packages (where Paddle is) must be added explicitly.
+    site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    "$PYTHON" -c 'import sysconfig; p = sysconfig.get_paths(); print(p["purelib"]); print(p["platlib"])' \
+      | sort -u > "$site/base-environment.pth"
   else
     echo "setup: creating $VENV"
     "$PYTHON" -m venv "$VENV"
