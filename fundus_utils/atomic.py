@@ -1,4 +1,4 @@
-"""Write a folder so that it is either complete or absent: build beside it, then rename into place."""
+"""Write files and folders so that they are either complete or absent: build beside, then rename."""
 from __future__ import annotations
 
 import os
@@ -11,6 +11,28 @@ from typing import Callable, Iterator
 from .errors import FundusDataError
 
 FOLDER_MODE = 0o755            # mkdtemp makes folders private (0700)
+
+
+def write_file(path: str | Path, write: Callable[[str], None]) -> Path:
+    """Run ``write(temporary_path)``, flush it to disk, then ``os.replace`` it onto ``path``.
+
+    The temporary file is hidden (``.name.<pid>.tmp``) in the same folder, so the rename is
+    atomic and a reader sees the old complete file or the new one; it is removed if ``write`` fails.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(str(temporary))
+        descriptor = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
 
 
 def install(tmp: Path, target: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import CLASS_PREFIXES, IMAGE_SUFFIXES, LABEL_COLUMNS
+from .atomic import write_file
 from .errors import FundusDataError
 
 
@@ -84,12 +85,7 @@ def check_images_exist(df: pd.DataFrame, image_dir: str | Path, source: str | Pa
 
 def write_csv_atomic(df: pd.DataFrame, csv_path: str | Path) -> Path:
     """Write ``df`` to ``csv_path`` through a temporary file, so no half-written csv is ever seen."""
-    csv_path = Path(csv_path)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = csv_path.with_name(f".{csv_path.name}.partial-{os.getpid()}")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, csv_path)
-    return csv_path
+    return write_file(csv_path, lambda temporary: df.to_csv(temporary, index=False))
 
 
 def convert_xlsx_to_csv(xlsx: str | Path, csv_path: str | Path, image_dir: str | Path | None = None) -> pd.DataFrame:

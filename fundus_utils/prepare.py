@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 from .progress import progress as progress_bar
 
-from .atomic import install
+from .atomic import building_folder
 from .config import (LABELS_CSV_NAME, NESTED_TRAIN_ZIP, PREPARED_MARKER, SAMPLE_MARKER, SAMPLE_NOTICE,
                      TRAIN_DIR_NAME, TRAIN_ZIP, VALID_DIR_NAME, VALID_GT_DIR_NAME, VALID_GT_ZIP, VALID_ZIP)
 from .errors import FundusDataError
@@ -165,10 +165,7 @@ def _load_prepared(root: Path) -> PreparedData | None:
 
 
 def _build(source: Source, root: Path, progress: bool) -> PreparedData:
-    tmp = root.with_name(f".{root.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with building_folder(root, lambda folder: True, "an earlier prepared folder") as tmp:
         if source.layout == "zips":
             train_dir, valid_dir, xlsx = _unpack_zips(source, tmp)
         else:
@@ -194,11 +191,7 @@ def _build(source: Source, root: Path, progress: bool) -> PreparedData:
         marker = dict(prepared.to_json(), prepare_version=PREPARE_VERSION, found_by=source.found_by,
                       prepared_at=time.strftime("%Y-%m-%d %H:%M:%S"))
         (tmp / PREPARED_MARKER).write_text(json.dumps(marker, indent=1))  # written last, inside tmp
-        install(tmp, root)
-        return prepared
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return prepared
 
 
 def prepared_folder_name(source: Source, workdir: Path) -> str:

@@ -44,7 +44,7 @@ import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import numpy.random  # noqa: F401  (before paddle: with Paddle 2.6 + NumPy 2 a late import fails)
@@ -54,6 +54,7 @@ import paddle.nn.functional as F
 from scipy.special import expit, softmax
 
 from . import runtime
+from .atomic import write_file
 from .config import RESULTS_NAME
 from .locations import runs_dir
 from .metrics import binary_metrics, multiclass_metrics
@@ -462,27 +463,6 @@ def checkpoint_path(checkpoint_dir: str | os.PathLike, which: str = "last") -> P
     return Path(checkpoint_dir) / f"{which}{CHECKPOINT_SUFFIX}"
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Run ``write(temporary_path)``, flush it to disk, then ``os.replace`` it onto ``path``.
-
-    The temporary file is hidden (``.name.<pid>.tmp``) in the same folder, so the rename is
-    atomic, and it is never named like a checkpoint. It is removed if ``write`` fails.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(str(temporary))
-        descriptor = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-
-
 def _rng_state() -> dict | None:
     """Python, NumPy and Paddle generator states (stored for inspection; ``None`` if unavailable)."""
     try:
@@ -527,7 +507,7 @@ def _save_checkpoint(path: Path, *, net, optimizer, scaler, scheduler, history: 
         "rng": _rng_state(),
         "paddle_version": paddle.__version__,
     }
-    _atomic_write(path, lambda temporary: paddle.save(state, temporary))
+    write_file(path, lambda temporary: paddle.save(state, temporary))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -790,7 +770,7 @@ def _write_results(path: Path, *, net, run: _Run, history: History, run_name, de
         "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     text = json.dumps(_json_safe(results), indent=2, allow_nan=False)
-    _atomic_write(path, lambda temporary: Path(temporary).write_text(text + "\n", encoding="utf-8"))
+    write_file(path, lambda temporary: Path(temporary).write_text(text + "\n", encoding="utf-8"))
 
 
 # --------------------------------------------------------------------------- fit
@@ -907,4 +887,4 @@ def _end_of_epoch_outputs(history: History, epochs: int, verbose: bool, writer, 
     last = checkpoint_path(checkpoint_dir, "last")
     _save_checkpoint(last, history=history, **state)
     if history.best_epoch == history.epochs and math.isfinite(history.valid_loss[-1]):
-        _atomic_write(checkpoint_path(checkpoint_dir, "best"), lambda temporary: shutil.copyfile(last, temporary))
+        write_file(checkpoint_path(checkpoint_dir, "best"), lambda temporary: shutil.copyfile(last, temporary))

@@ -8,11 +8,11 @@ complete, so an interrupted run is never taken as finished.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from .atomic import building_folder
 from .errors import FundusDataError
 
 JUNK_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")
@@ -65,21 +65,13 @@ def extract_zip(archive: str | Path, target: str | Path) -> Path:
     """
     archive, target = Path(archive), Path(target)
     members = list_members(archive)
-    tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     try:
-        with zipfile.ZipFile(archive) as zf:
+        with building_folder(target, lambda folder: False, "nothing") as tmp, zipfile.ZipFile(archive) as zf:
             for info in members:
                 dest = tmp.joinpath(*_safe_member_path(archive, info.filename).parts)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(dest, "wb") as out:
                     shutil.copyfileobj(src, out, 1 << 20)
-        os.replace(tmp, target)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise FundusDataError(f"{archive}: expected a complete zip archive, extraction failed: {exc}") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target

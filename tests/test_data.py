@@ -212,7 +212,7 @@ def test_xlsx_to_csv_conversion_keeps_columns_and_values(tmp_path, spec):
     back = pd.read_csv(tmp_path / "out" / "labels.csv")
     pd.testing.assert_frame_equal(back, table)
     pd.testing.assert_frame_equal(back, spec.labels)
-    assert not list((tmp_path / "out").glob(".*partial*"))
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["labels.csv"]     # no temporary file left
 
 
 # --- images, cache, datasets -------------------------------------------------------------------
