@@ -21,12 +21,12 @@ from .progress import progress as progress_bar
 
 from .images import load_rgb
 
-CACHE_VERSION = 1   # bump when load_rgb's output changes for the same inputs
+CACHE_VERSION = 2   # bump when load_rgb's output changes for the same inputs
 
 
 def cache_key(paths: Sequence[Path], size: int) -> str:
     """Hash of the preprocessing parameters and every file's name, size and modification time."""
-    stats = [(Path(p).name, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths]
+    stats = [(Path(p).name, s.st_size, s.st_mtime_ns) for p in paths for s in [os.stat(p)]]
     recipe = {"version": CACHE_VERSION, "size": size, "decode": "imdecode-reduced", "resize": "INTER_AREA",
               "files": stats}
     return hashlib.sha1(json.dumps(recipe).encode()).hexdigest()[:16]

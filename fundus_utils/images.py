@@ -19,11 +19,17 @@ _REDUCTIONS = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4),
 
 
 def _decode_bgr(data: np.ndarray, size: int) -> np.ndarray | None:
-    """Decode at the strongest reduction that still leaves at least ``size`` pixels per side."""
-    for factor, flag in _REDUCTIONS:
-        bgr = cv2.imdecode(data, flag)
-        if bgr is None or factor == 1 or min(bgr.shape[:2]) >= size:
-            return bgr
+    """Decode at the strongest reduction that still leaves at least ``size`` pixels per side.
+
+    The 1/8 decode is cheap and bounds the image's size, so at most one more decode follows.
+    """
+    eighth = cv2.imdecode(data, cv2.IMREAD_REDUCED_COLOR_8)
+    if eighth is None or min(eighth.shape[:2]) >= size:
+        return eighth
+    shortest = min(eighth.shape[:2]) * 8 - 7        # lower bound of the full side (1/8 rounds up)
+    for factor, flag in _REDUCTIONS[1:]:
+        if factor == 1 or shortest // factor >= size:
+            return cv2.imdecode(data, flag)
     return None
 
 

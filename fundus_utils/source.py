@@ -40,7 +40,7 @@ class Source:
             files = [self.path / z for z in SOURCE_ZIPS]
         else:
             files = [self.xlsx] + sorted(p for d in (self.train_dir, self.valid_dir) for p in d.iterdir())
-        stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+        stats = [(str(f), s.st_size, s.st_mtime_ns) for f in files for s in [f.stat()]]
         return hashlib.sha1(json.dumps([self.layout, stats]).encode()).hexdigest()
 
 

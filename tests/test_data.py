@@ -356,3 +356,15 @@ def test_to_chw_float_matches_the_formula_for_every_uint8_value():
     expected = ((rgb / 255.0 - np.array(MEAN_RGB)) / np.array(STD_RGB)).transpose(2, 0, 1)
     np.testing.assert_allclose(to_chw_float(rgb), expected, atol=1e-6)
     np.testing.assert_allclose(to_chw_float(rgb.astype(np.float32)), expected, atol=1e-6)
+
+
+def test_a_small_image_is_decoded_at_most_twice(tmp_path, monkeypatch):
+    import cv2
+    path = tmp_path / "small.jpg"
+    path.write_bytes(jpeg_bytes(3, size=(420, 400)))       # 1/8 is too small for 224, 1/2 is enough
+    calls = []
+    real = cv2.imdecode
+    monkeypatch.setattr("fundus_utils.images.cv2.imdecode", lambda data, flag: calls.append(flag) or real(data, flag))
+    rgb = load_rgb(path, 160)
+    assert rgb.shape == (160, 160, 3)
+    assert calls == [cv2.IMREAD_REDUCED_COLOR_8, cv2.IMREAD_REDUCED_COLOR_2]
