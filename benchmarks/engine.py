@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import numpy.random  # noqa: F401  (before paddle, see fundus_utils.runtime)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fundus_utils import runtime, train  # noqa: E402

@@ -7,16 +7,9 @@ Paddle is loaded only when something needs it.
 """
 from __future__ import annotations
 
-# Load Python's zlib (the system libz) before anything imports Paddle: the Paddle 2.6 wheel
-# bundles an older zlib, and when it is loaded first, a later pandas import or PNG save
-# segfaults in inflateReset2/deflateReset. Importing fundus_utils before paddle avoids that.
-import zlib  # noqa: F401  (imported for its side effect)
-import importlib
-import warnings
+from . import _compat  # noqa: F401  (first: import-order workarounds for Paddle 2.6, see _compat.py)
 
-# Paddle 3 warns on import that ccache is missing: it matters only when compiling C++ extensions,
-# which the course never does, and it would put a machine-specific path into every notebook.
-warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
+import importlib
 
 __version__ = "0.1.0"
 

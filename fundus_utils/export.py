@@ -8,9 +8,6 @@ image size and class names. ``predict`` preprocesses exactly like training
 """
 from __future__ import annotations
 
-# Paddle 2.6 wheels export their own zlib symbols; load Python's zlib first (see shapes.py).
-import zlib  # noqa: F401  isort: skip
-
 import json
 import sys
 from pathlib import Path

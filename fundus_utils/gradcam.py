@@ -8,9 +8,6 @@ and divided by its maximum. Works in dygraph on Paddle 2.6 and 3.x.
 """
 from __future__ import annotations
 
-# Paddle 2.6 wheels export their own zlib symbols; load Python's zlib first (see shapes.py).
-import zlib  # noqa: F401  isort: skip
-
 from typing import Any
 
 import cv2

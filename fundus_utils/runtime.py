@@ -10,7 +10,6 @@ import os
 import random
 
 import numpy as np
-import numpy.random  # noqa: F401  (import before paddle: with Paddle 2.6 + NumPy 2 a late import fails)
 import paddle
 import paddle.distributed as dist
 

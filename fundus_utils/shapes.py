@@ -11,10 +11,6 @@ when a layer receives the wrong shape (the LeNet-at-224 lesson).
 """
 from __future__ import annotations
 
-# Paddle 2.6 wheels export their own zlib symbols; if Python's zlib module is first
-# loaded after paddle, zlib/PNG/pandas imports crash. Loading it first avoids that.
-import zlib  # noqa: F401  isort: skip
-
 import contextlib
 import math
 from dataclasses import dataclass, field

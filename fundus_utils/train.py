@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
-import numpy.random  # noqa: F401  (before paddle: with Paddle 2.6 + NumPy 2 a late import fails)
 import paddle
 import paddle.distributed as dist
 import paddle.nn.functional as F

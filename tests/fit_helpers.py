@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import numpy.random  # noqa: F401  (before paddle, see fundus_utils.runtime)
 import paddle
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,8 +1,6 @@
 """Export -> load -> predict round trip, per-image errors, and the CLI's exit codes."""
 from __future__ import annotations
 
-import zlib  # noqa: F401  isort: skip  (Paddle 2.6: load Python's zlib before paddle)
-
 import json
 
 import cv2

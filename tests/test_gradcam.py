@@ -1,8 +1,6 @@
 """Grad-CAM on constructed networks whose decisive image region is known."""
 from __future__ import annotations
 
-import zlib  # noqa: F401  isort: skip  (Paddle 2.6: load Python's zlib before paddle)
-
 import numpy as np
 import paddle
 import pytest

@@ -1,8 +1,6 @@
 """Shape walk, parameter, FLOP and activation-memory counts on tiny networks."""
 from __future__ import annotations
 
-import zlib  # noqa: F401  isort: skip  (Paddle 2.6: load Python's zlib before paddle)
-
 import math
 
 import paddle

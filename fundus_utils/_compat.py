@@ -1,0 +1,18 @@
+"""Import-order workarounds, in one place. ``fundus_utils/__init__.py`` imports this module first,
+so every submodule (and every notebook that imports ``fundus_utils`` before ``paddle``) gets them.
+
+* **zlib.** The Paddle 2.6 wheel bundles an older zlib and exports its symbols. When Paddle loads
+  first, a later ``import pandas`` or PNG save segfaults in ``inflateReset2``/``deflateReset``.
+  Loading Python's ``zlib`` (the system libz) first avoids that. Paddle 3.x is not affected.
+* **numpy.random.** With Paddle 2.6 and NumPy 2, importing ``numpy.random`` after ``paddle``
+  fails; importing it first works.
+* **ccache warning.** Paddle 3 warns on import that ccache is missing. It matters only when
+  compiling C++ extensions, which the course never does, and it would put a machine-specific
+  path into every notebook.
+"""
+import zlib  # noqa: F401  (imported for its side effect: see above)
+import warnings
+
+import numpy.random  # noqa: F401  (imported for its side effect: see above)
+
+warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
