@@ -14,9 +14,9 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "config": None, "plots": None, "labels": None, "metrics": None, "locations": None, "sample": None,
-    "results": None, "shapes": None, "settings": None, "datasets": None,
-    "FundusDataError": "errors",
+    "core.config": "module:core.config", "plots": "module:plots", "labels": "module:labels", "metrics": "module:metrics", "core.paths": "module:core.paths", "sample": "module:sample",
+    "results": "module:results", "shapes": "module:shapes", "core.modes": "module:core.modes", "datasets": "module:datasets",
+    "FundusDataError": "core.errors",
     "prepare_data": "prepare", "PreparedData": "prepare",
     "find_source": "source",
     "label_from_name": "labels", "training_labels": "labels", "convert_xlsx_to_csv": "labels",
@@ -27,7 +27,7 @@ _EXPORTS = {
     "class_folder_set": "datasets", "train_augmentation": "datasets", "make_loader": "datasets",
     "make_loaders": "datasets",
     "write_sample_source": "sample", "render_sample_image": "sample",
-    "sample_grades": None, "write_graded_sample": "sample_grades",
+    "sample_grades": "module:sample_grades", "write_graded_sample": "sample_grades",
     "fit": "train", "evaluate": "train", "History": "train", "TrainingDiverged": "train",
     "set_seed": "runtime", "pick_device": "runtime",
     "binary_metrics": "metrics", "multiclass_metrics": "metrics",
@@ -35,10 +35,10 @@ _EXPORTS = {
     "print_shape_walk": "shapes", "format_shape_walk": "shapes",
     "grad_cam": "gradcam",
     "export_model": "export", "predict": "export", "load_exported": "export",
-    "progress": "progress",
+    "core.progress": "core.progress",
     "run_dir": "results", "load_results": "results", "load_histories": "results",
     "reference_images": "results", "save_gradcam_maps": "results", "load_gradcam_maps": "results",
-    "run_mode": "settings", "run_settings": "settings", "RunSettings": "settings",
+    "run_mode": "core.modes", "run_settings": "core.modes", "RunSettings": "core.modes",
     "gpu_available": "runtime",
 }
 
@@ -48,8 +48,9 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str):
     if name not in _EXPORTS:
         raise AttributeError(f"module 'fundus_utils' has no attribute {name!r}")
-    module = importlib.import_module(f".{_EXPORTS[name] or name}", __name__)
-    value = module if _EXPORTS[name] is None else getattr(module, name)
+    target = _EXPORTS[name]
+    module = importlib.import_module(f".{target.removeprefix('module:')}", __name__)
+    value = module if target.startswith("module:") else getattr(module, name)
     globals()[name] = value
     return value
 

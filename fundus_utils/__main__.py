@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from .errors import FundusDataError
+from .core.errors import FundusDataError
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -33,7 +33,7 @@ def _course(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .course import DEFAULT_OUT, run_course
-    from .settings import run_mode
+    from .core.modes import run_mode
     mode = "quick" if args.quick else (args.budget or run_mode())
     return run_course(mode, Path(args.out) if args.out else DEFAULT_OUT)
 

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .config import ENV_BUDGET, ENV_QUICK, ENV_RUNS
-from .locations import REPO_DIR
+from .core.config import ENV_BUDGET, ENV_QUICK, ENV_RUNS
+from .core.paths import REPO_DIR
 
 NOTEBOOK_DIR = REPO_DIR / "notebooks"
 DEFAULT_OUT = REPO_DIR / "course_output"

@@ -18,8 +18,8 @@ import paddle
 from paddle import nn
 from paddle.static import InputSpec
 
-from .config import CLASS_NAMES, IMAGE_SIZE
-from .errors import FundusDataError
+from .core.config import CLASS_NAMES, IMAGE_SIZE
+from .core.errors import FundusDataError
 from .images import load_rgb, to_chw_float
 from .shapes import eval_mode, main_output
 

@@ -28,7 +28,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .config import CLASS_NAMES
+from .core.config import CLASS_NAMES
 from .images import to_display_rgb
 
 DISPLAY_DPI = 100

@@ -12,15 +12,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
-from .progress import progress as progress_bar
+from .core.progress import progress as progress_bar
 
-from .atomic import building_folder
-from .config import (LABELS_CSV_NAME, NESTED_TRAIN_ZIP, PREPARED_MARKER, SAMPLE_MARKER, SAMPLE_NOTICE,
+from .core.atomic import building_folder
+from .core.config import (LABELS_CSV_NAME, NESTED_TRAIN_ZIP, PREPARED_MARKER, SAMPLE_MARKER, SAMPLE_NOTICE,
                      TRAIN_DIR_NAME, TRAIN_ZIP, VALID_DIR_NAME, VALID_GT_DIR_NAME, VALID_GT_ZIP, VALID_ZIP)
-from .errors import FundusDataError
+from .core.errors import FundusDataError
 from .images import read_image_bytes
 from .labels import convert_xlsx_to_csv, training_labels
-from .locations import default_workdir, display_path
+from .core.paths import default_workdir, display_path
 from .source import Source, find_extracted, find_source, inspect_source
 from .unpack import extract_zip, is_junk
 

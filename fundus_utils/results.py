@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import RESULTS_NAME
-from .locations import runs_dir
+from .core.config import RESULTS_NAME
+from .core.paths import runs_dir
 
 GRADCAM_NAME = "gradcam.npz"
 TABLE_COLUMNS = {                    # results JSON key -> table column

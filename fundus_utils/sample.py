@@ -37,13 +37,13 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .atomic import building_folder
+from .core.atomic import building_folder
 
-from .config import (CLASS_PREFIXES, LABEL_COLUMNS, NESTED_TRAIN_ZIP, SAMPLE_MARKER, SAMPLE_NOTICE,
+from .core.config import (CLASS_PREFIXES, LABEL_COLUMNS, NESTED_TRAIN_ZIP, SAMPLE_MARKER, SAMPLE_NOTICE,
                      SUBCLASS_NAMES, TRAIN_DIR_NAME, TRAIN_ZIP, VALID_DIR_NAME, VALID_GT_DIR_NAME,
                      VALID_GT_ZIP, VALID_XLSX_NAME, VALID_ZIP)
-from .errors import FundusDataError
-from .progress import progress as progress_bar
+from .core.errors import FundusDataError
+from .core.progress import progress as progress_bar
 
 GENERATOR_VERSION = "2"
 SAMPLE_ORIGIN = (

@@ -36,10 +36,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .atomic import building_folder
-from .config import SAMPLE_MARKER
-from .errors import FundusDataError
-from .progress import progress as progress_bar
+from .core.atomic import building_folder
+from .core.config import SAMPLE_MARKER
+from .core.errors import FundusDataError
+from .core.progress import progress as progress_bar
 from .sample import (encode_jpeg, BASE_DISC, BASE_DISC_RADII, BASE_FOVEA, BASE_FOV_CENTRE, BASE_FOV_RADIUS, SampleImage,
                      image_rng, render_sample)
 

@@ -53,11 +53,11 @@ import paddle.nn.functional as F
 from scipy.special import expit, softmax
 
 from . import runtime
-from .atomic import write_file
-from .config import RESULTS_NAME
-from .locations import runs_dir
+from .core.atomic import write_file
+from .core.config import RESULTS_NAME
+from .core.paths import runs_dir
 from .metrics import binary_metrics, multiclass_metrics
-from .progress import progress
+from .core.progress import progress
 
 CHECKPOINT_FORMAT = "fundus_utils.train/1"
 CHECKPOINT_SUFFIX = ".pdckpt"

@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from fundus_utils.config import ENV_BUDGET, ENV_DATA, ENV_QUICK, ENV_RUNS, ENV_WORKDIR  # noqa: E402
+from fundus_utils.core.config import ENV_BUDGET, ENV_DATA, ENV_QUICK, ENV_RUNS, ENV_WORKDIR  # noqa: E402
 from source_fixtures import SourceSpec  # noqa: E402
 
 

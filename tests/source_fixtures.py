@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from fundus_utils.config import (LABEL_COLUMNS, NESTED_TRAIN_ZIP, TRAIN_DIR_NAME, VALID_DIR_NAME,
+from fundus_utils.core.config import (LABEL_COLUMNS, NESTED_TRAIN_ZIP, TRAIN_DIR_NAME, VALID_DIR_NAME,
                                  VALID_GT_DIR_NAME, VALID_XLSX_NAME)
 
 

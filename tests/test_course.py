@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from fundus_utils import results
-from fundus_utils.config import ENV_BUDGET, ENV_QUICK
+from fundus_utils.core.config import ENV_BUDGET, ENV_QUICK
 from fundus_utils.course import run_course
-from fundus_utils.settings import MODES, run_mode, run_settings
+from fundus_utils.core.modes import MODES, run_mode, run_settings
 
 
 def test_run_mode_from_environment(monkeypatch):

@@ -14,10 +14,10 @@ import pytest
 from source_fixtures import SourceSpec, jpeg_bytes, xlsx_bytes
 from fundus_utils import labels as labels_mod
 from fundus_utils.__main__ import main as cli_main
-from fundus_utils.config import ENV_DATA, MEAN_RGB, PREPARED_MARKER, STD_RGB
+from fundus_utils.core.config import ENV_DATA, MEAN_RGB, PREPARED_MARKER, STD_RGB
 from fundus_utils.datasets import (class_folder_set, make_loaders, stratified_indices, training_set,
                                    validation_set)
-from fundus_utils.errors import FundusDataError
+from fundus_utils.core.errors import FundusDataError
 from fundus_utils.images import load_rgb
 from fundus_utils.prepare import prepare_data
 from fundus_utils.source import find_source, inspect_source

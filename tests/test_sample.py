@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from fundus_utils import sample
-from fundus_utils.config import (CLASS_PREFIXES, LABEL_COLUMNS, NESTED_TRAIN_ZIP, SAMPLE_MARKER, SAMPLE_NOTICE,
+from fundus_utils.core.config import (CLASS_PREFIXES, LABEL_COLUMNS, NESTED_TRAIN_ZIP, SAMPLE_MARKER, SAMPLE_NOTICE,
                                  SOURCE_ZIPS, TRAIN_DIR_NAME, TRAIN_ZIP, VALID_DIR_NAME, VALID_GT_DIR_NAME,
                                  VALID_GT_ZIP, VALID_XLSX_NAME, VALID_ZIP)
-from fundus_utils.errors import FundusDataError
+from fundus_utils.core.errors import FundusDataError
 from fundus_utils.images import to_chw_float
 
 TINY = (96, 93)                 # (width, height): layout and determinism tests

@@ -8,8 +8,8 @@ import pytest
 
 import fundus_utils as fu
 from fundus_utils import sample_grades
-from fundus_utils.config import SAMPLE_MARKER
-from fundus_utils.errors import FundusDataError
+from fundus_utils.core.config import SAMPLE_MARKER
+from fundus_utils.core.errors import FundusDataError
 from fundus_utils.labels import is_image_file
 
 SMALL = (96, 92)            # (width, height): fast, still above the renderer's minimum

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .config import AISTUDIO_WORK_ROOT, ENV_RUNS, ENV_WORKDIR
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]     # fundus_utils/
 REPO_DIR = PACKAGE_DIR.parent
 
 
