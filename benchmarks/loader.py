@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fundus_utils.cache import cached_images  # noqa: E402
 from fundus_utils.core.config import IMAGE_SIZE  # noqa: E402
 from fundus_utils.datasets import FundusImages  # noqa: E402
-from fundus_utils.sample import FULL_IMAGE_SIZE, render_sample_image  # noqa: E402
+from fundus_utils.samples.pm import FULL_IMAGE_SIZE, render_sample_image  # noqa: E402
 
 
 def make_jpegs(folder: Path, n: int) -> list[Path]:

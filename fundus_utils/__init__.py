@@ -14,7 +14,7 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "core.config": "module:core.config", "plots": "module:plots", "labels": "module:labels", "metrics": "module:metrics", "core.paths": "module:core.paths", "sample": "module:sample",
+    "core.config": "module:core.config", "plots": "module:plots", "labels": "module:labels", "metrics": "module:metrics", "core.paths": "module:core.paths", "samples.pm": "module:samples.pm",
     "results": "module:results", "shapes": "module:shapes", "core.modes": "module:core.modes", "datasets": "module:datasets",
     "FundusDataError": "core.errors",
     "prepare_data": "prepare", "PreparedData": "prepare",
@@ -26,8 +26,8 @@ _EXPORTS = {
     "FundusImages": "datasets", "training_set": "datasets", "validation_set": "datasets",
     "class_folder_set": "datasets", "train_augmentation": "datasets", "make_loader": "datasets",
     "make_loaders": "datasets",
-    "write_sample_source": "sample", "render_sample_image": "sample",
-    "sample_grades": "module:sample_grades", "write_graded_sample": "sample_grades",
+    "write_sample_source": "samples.pm", "render_sample_image": "samples.pm",
+    "samples.grades": "module:samples.grades", "write_graded_sample": "samples.grades",
     "fit": "train", "evaluate": "train", "History": "train", "TrainingDiverged": "train",
     "set_seed": "runtime", "pick_device": "runtime",
     "binary_metrics": "metrics", "multiclass_metrics": "metrics",

@@ -18,7 +18,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from .sample import write_sample_source
+    from .samples.pm import write_sample_source
     out = write_sample_source(args.out, full=args.full, seed=args.seed)
     print(f"Sample source written to {out}")
     return 0

@@ -78,7 +78,7 @@ def ensure_sample_source(workdir: Path, size: str = "default", progress: bool = 
     """The generated sample source in ``workdir`` (written on first use, atomically)."""
     if size not in SAMPLE_SIZES:
         raise ValueError(f"sample size must be one of {SAMPLE_SIZES}, got {size!r}")
-    from .sample import write_sample_source   # numpy/skimage-heavy; only needed here
+    from .samples.pm import write_sample_source   # numpy/skimage-heavy; only needed here
     folder = workdir / ("sample-source" if size == "default" else "sample-full-source")
     if not sample_is_current(folder):
         shutil.rmtree(folder, ignore_errors=True)
@@ -89,7 +89,7 @@ def ensure_sample_source(workdir: Path, size: str = "default", progress: bool = 
 
 def sample_is_current(folder: Path) -> bool:
     """A complete sample source written by this version of the generator (else it is made again)."""
-    from .sample import GENERATOR_VERSION
+    from .samples.pm import GENERATOR_VERSION
     try:
         marker = json.loads((folder / SAMPLE_MARKER).read_text())
     except (OSError, ValueError):

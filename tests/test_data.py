@@ -329,13 +329,13 @@ def test_sample_source_is_regenerated_when_the_generator_changes(tmp_path, monke
         SourceSpec(n_h=1, n_n=1, n_p=1, n_valid=2).write_zips(folder)
         (folder / "FUNDUS_SAMPLE.json").write_text(json.dumps({"generator_version": "7"}))
         return folder
-    monkeypatch.setattr("fundus_utils.sample.write_sample_source", fake_writer)
-    monkeypatch.setattr("fundus_utils.sample.GENERATOR_VERSION", "7")
+    monkeypatch.setattr("fundus_utils.samples.pm.write_sample_source", fake_writer)
+    monkeypatch.setattr("fundus_utils.samples.pm.GENERATOR_VERSION", "7")
     first = prepare_data(workdir=tmp_path / "w", progress=False, verbose=False)
     assert first.is_sample and first.root.name == "sample" and len(calls) == 1
     prepare_data(workdir=tmp_path / "w", progress=False, verbose=False)
     assert len(calls) == 1                                     # current: reused
-    monkeypatch.setattr("fundus_utils.sample.GENERATOR_VERSION", "8")
+    monkeypatch.setattr("fundus_utils.samples.pm.GENERATOR_VERSION", "8")
     assert not prepare_mod.sample_is_current(tmp_path / "w" / "sample-source")
     prepare_data(workdir=tmp_path / "w", progress=False, verbose=False)
     assert len(calls) == 2                                     # stale: made again

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fundus_utils import sample
+from fundus_utils.samples import pm as sample
 from fundus_utils.core.config import (CLASS_PREFIXES, LABEL_COLUMNS, NESTED_TRAIN_ZIP, SAMPLE_MARKER, SAMPLE_NOTICE,
                                  SOURCE_ZIPS, TRAIN_DIR_NAME, TRAIN_ZIP, VALID_DIR_NAME, VALID_GT_DIR_NAME,
                                  VALID_GT_ZIP, VALID_XLSX_NAME, VALID_ZIP)

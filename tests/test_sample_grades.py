@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fundus_utils as fu
-from fundus_utils import sample_grades
+from fundus_utils.samples import grades as sample_grades
 from fundus_utils.core.config import SAMPLE_MARKER
 from fundus_utils.core.errors import FundusDataError
 from fundus_utils.labels import is_image_file

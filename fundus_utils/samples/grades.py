@@ -9,8 +9,8 @@ laid out one folder per grade of the international clinical DR scale:
 
 (DDR also has an "ungradable" class; the 5-grade task leaves it out, and so does this sample.)
 
-Like :mod:`fundus_utils.sample`, every image starts from scikit-image's CC0 fundus photograph:
-:func:`fundus_utils.sample.render_sample` renders a *normal* eye ("N") with all of that module's
+Like :mod:`fundus_utils.samples.pm`, every image starts from scikit-image's CC0 fundus photograph:
+:func:`fundus_utils.samples.pm.render_sample` renders a *normal* eye ("N") with all of that module's
 per-image variation (eye, fixation, rotation, exposure, white balance, haze, blur, noise, dust,
 JPEG quality). This module then paints grade-specific findings of increasing severity on top,
 positioned in the photograph's own (canonical) frame and mapped into the image with the
@@ -36,11 +36,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .core.atomic import building_folder
-from .core.config import SAMPLE_MARKER
-from .core.errors import FundusDataError
-from .core.progress import progress as progress_bar
-from .sample import (encode_jpeg, BASE_DISC, BASE_DISC_RADII, BASE_FOVEA, BASE_FOV_CENTRE, BASE_FOV_RADIUS, SampleImage,
+from ..core.atomic import building_folder
+from ..core.config import SAMPLE_MARKER
+from ..core.errors import FundusDataError
+from ..core.progress import progress as progress_bar
+from .pm import (encode_jpeg, BASE_DISC, BASE_DISC_RADII, BASE_FOVEA, BASE_FOV_CENTRE, BASE_FOV_RADIUS, SampleImage,
                      image_rng, render_sample)
 
 GENERATOR_VERSION = "1"
@@ -56,8 +56,8 @@ GRADES_NOTICE = (
 SAMPLE_ORIGIN_GRADES = (
     "Base photograph: skimage.data.retina(), a colour fundus photograph of a normal left eye, "
     "CC0 public domain (Wikimedia Commons), shipped with scikit-image, rendered with the per-image "
-    "variation of fundus_utils.sample. Every finding (microaneurysms, haemorrhages, exudates, "
-    "cotton-wool spots, new vessels) is synthetic, painted by fundus_utils.sample_grades. "
+    "variation of fundus_utils.samples.pm. Every finding (microaneurysms, haemorrhages, exudates, "
+    "cotton-wool spots, new vessels) is synthetic, painted by fundus_utils.samples.grades. "
     "Not patient data; not DDR; not for any clinical use.")
 
 SUPERSAMPLE = 4                          # lesions are drawn at 4x and averaged down (anti-aliasing)

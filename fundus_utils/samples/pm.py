@@ -37,20 +37,20 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .core.atomic import building_folder
+from ..core.atomic import building_folder
 
-from .core.config import (CLASS_PREFIXES, LABEL_COLUMNS, NESTED_TRAIN_ZIP, SAMPLE_MARKER, SAMPLE_NOTICE,
+from ..core.config import (CLASS_PREFIXES, LABEL_COLUMNS, NESTED_TRAIN_ZIP, SAMPLE_MARKER, SAMPLE_NOTICE,
                      SUBCLASS_NAMES, TRAIN_DIR_NAME, TRAIN_ZIP, VALID_DIR_NAME, VALID_GT_DIR_NAME,
                      VALID_GT_ZIP, VALID_XLSX_NAME, VALID_ZIP)
-from .core.errors import FundusDataError
-from .core.progress import progress as progress_bar
+from ..core.errors import FundusDataError
+from ..core.progress import progress as progress_bar
 
 GENERATOR_VERSION = "2"
 SAMPLE_ORIGIN = (
     "Base photograph: skimage.data.retina(), a colour fundus photograph of a normal left eye, "
     "CC0 public domain (Wikimedia Commons), shipped with scikit-image. Every finding "
     "(peripapillary and patchy chorioretinal atrophy, Fuchs spots, tessellation, myopic crescents) "
-    "and every per-image variation is synthetic, painted by fundus_utils.sample. "
+    "and every per-image variation is synthetic, painted by fundus_utils.samples.pm. "
     "Not patient data; not iChallenge-PM; not for any clinical use."
 )
 
