@@ -1,7 +1,7 @@
 """Engine overhead: one epoch of ``fit`` vs the bare training loop, over the same batches, in one run.
 
 Data: an in-memory uint8 NHWC array (random pixels: speed does not depend on content) turned
-into normalised CHW float32 by ``fundus_utils.images.to_chw_float`` inside a
+into normalised CHW float32 by ``fundus_utils.data.images.to_chw_float`` inside a
 ``paddle.io.Dataset`` — what the data layer's cached datasets do — behind one
 ``DataLoader(batch_size, shuffle=True)``.
 
@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fundus_utils import runtime, train  # noqa: E402
-from fundus_utils.images import to_chw_float  # noqa: E402
+from fundus_utils.data.images import to_chw_float  # noqa: E402
 
 import paddle  # noqa: E402
 

@@ -4,7 +4,7 @@ Makes full-size (2124 x 2056) JPEGs from the sample renderer, then times, altern
 rounds so that machine noise hits all three alike:
   (a) seed: ``cv2.imread`` full decode + ``cv2.resize`` (bilinear), one process — how the
       public course loads images, every epoch;
-  (b) first pass: ``fundus_utils.cache.cached_images`` — reduced-resolution decode, INTER_AREA,
+  (b) first pass: ``fundus_utils.data.cache.cached_images`` — reduced-resolution decode, INTER_AREA,
       parallel threads, written to the on-disk cache;
   (c) cached epoch: one pass over a ``FundusImages`` dataset reading that cache (uint8 ->
       normalised CHW float32, exactly what training receives).
@@ -27,9 +27,9 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fundus_utils.cache import cached_images  # noqa: E402
+from fundus_utils.data.cache import cached_images  # noqa: E402
 from fundus_utils.core.config import IMAGE_SIZE  # noqa: E402
-from fundus_utils.datasets import FundusImages  # noqa: E402
+from fundus_utils.data.datasets import FundusImages  # noqa: E402
 from fundus_utils.samples.pm import FULL_IMAGE_SIZE, render_sample_image  # noqa: E402
 
 

@@ -9,7 +9,7 @@ from .core.errors import FundusDataError
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from .prepare import prepare_data
+    from .data.prepare import prepare_data
     prepared = prepare_data(args.source, args.workdir, sample="full" if args.full_sample else "default",
                             progress=not args.json, verbose=not args.json)
     if args.json:

@@ -45,7 +45,7 @@ def estimate_minutes(mode: str, notebooks: list[Path]) -> float | None:
 
 def _announce(mode: str, notebooks: list[Path], out: Path) -> None:
     from .runtime import gpu_available
-    from .source import find_source
+    from .data.source import find_source
     source = find_source()
     data = f"real iChallenge-PM data ({source.path})" if source and not source.is_sample else "the sample set"
     device = "GPU" if gpu_available() else "CPU"

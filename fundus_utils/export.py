@@ -4,7 +4,7 @@
 via ``paddle.jit.save``: ``model.pdmodel`` + ``model.pdiparams`` on Paddle 2.6,
 ``model.json`` + ``model.pdiparams`` on 3.x) and ``fundus_model.json`` with the
 image size and class names. ``predict`` preprocesses exactly like training
-(:func:`fundus_utils.images.load_rgb` then :func:`~fundus_utils.images.to_chw_float`).
+(:func:`fundus_utils.data.images.load_rgb` then :func:`~fundus_utils.data.images.to_chw_float`).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from paddle.static import InputSpec
 
 from .core.config import CLASS_NAMES, IMAGE_SIZE
 from .core.errors import FundusDataError
-from .images import load_rgb, to_chw_float
+from .data.images import load_rgb, to_chw_float
 from .shapes import eval_mode, main_output
 
 MODEL_PREFIX = "model"                 # paddle.jit.save path prefix inside the folder
@@ -51,7 +51,7 @@ def export_model(model: nn.Layer, out_dir: str | Path, image_size: int = IMAGE_S
         paddle.jit.save(model, str(out_dir / MODEL_PREFIX), input_spec=[spec])
     info = {"image_size": int(image_size), "class_names": list(class_names),
             "input": [None, 3, int(image_size), int(image_size)],
-            "preprocessing": "fundus_utils.images.load_rgb + to_chw_float",
+            "preprocessing": "fundus_utils.data.images.load_rgb + to_chw_float",
             "paddle_version": paddle.__version__}
     (out_dir / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return out_dir

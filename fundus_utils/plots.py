@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .core.config import CLASS_NAMES
-from .images import to_display_rgb
+from .data.images import to_display_rgb
 
 DISPLAY_DPI = 100
 PNG_MIME = "image/png"

@@ -21,8 +21,8 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv(ENV_RUNS, str(tmp_path / "runs"))
     for var in (ENV_DATA, ENV_QUICK, ENV_BUDGET):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr("fundus_utils.source.aistudio_candidates", lambda: [])
-    monkeypatch.setattr("fundus_utils.source.repo_data_dir", lambda: None)
+    monkeypatch.setattr("fundus_utils.data.source.aistudio_candidates", lambda: [])
+    monkeypatch.setattr("fundus_utils.data.source.repo_data_dir", lambda: None)
 
 
 @pytest.fixture

@@ -12,16 +12,16 @@ import pandas as pd
 import pytest
 
 from source_fixtures import SourceSpec, jpeg_bytes, xlsx_bytes
-from fundus_utils import labels as labels_mod
+from fundus_utils.data import labels as labels_mod
 from fundus_utils.__main__ import main as cli_main
 from fundus_utils.core.config import ENV_DATA, MEAN_RGB, PREPARED_MARKER, STD_RGB
-from fundus_utils.datasets import (class_folder_set, make_loaders, stratified_indices, training_set,
+from fundus_utils.data.datasets import (class_folder_set, make_loaders, stratified_indices, training_set,
                                    validation_set)
 from fundus_utils.core.errors import FundusDataError
-from fundus_utils.images import load_rgb
-from fundus_utils.prepare import prepare_data
-from fundus_utils.source import find_source, inspect_source
-from fundus_utils.unpack import extract_zip
+from fundus_utils.data.images import load_rgb
+from fundus_utils.data.prepare import prepare_data
+from fundus_utils.data.source import find_source, inspect_source
+from fundus_utils.data.unpack import extract_zip
 
 
 def listing(folder: Path) -> list[str]:
@@ -64,7 +64,7 @@ def test_changed_source_is_prepared_again(tmp_path, spec):
 def test_interrupted_prepare_is_not_taken_as_complete(zip_source, tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr("fundus_utils.prepare.convert_xlsx_to_csv", interrupted)
+    monkeypatch.setattr("fundus_utils.data.prepare.convert_xlsx_to_csv", interrupted)
     with pytest.raises(KeyboardInterrupt):
         prepare_data(zip_source, tmp_path / "w", progress=False, verbose=False)
     assert listing(tmp_path / "w") == []                       # nothing half-written left behind
@@ -178,16 +178,16 @@ def test_search_order(tmp_path, monkeypatch, spec):
     from_env = spec.write_folders(tmp_path / "env")
     mount = spec.write_zips(tmp_path / "aistudio" / "data19065")
     repo_data = spec.write_folders(tmp_path / "repo_data")
-    monkeypatch.setattr("fundus_utils.source.aistudio_candidates", lambda: [tmp_path / "aistudio" / "data1", mount])
-    monkeypatch.setattr("fundus_utils.source.repo_data_dir", lambda: repo_data)
+    monkeypatch.setattr("fundus_utils.data.source.aistudio_candidates", lambda: [tmp_path / "aistudio" / "data1", mount])
+    monkeypatch.setattr("fundus_utils.data.source.repo_data_dir", lambda: repo_data)
     monkeypatch.setenv(ENV_DATA, str(from_env))
     assert find_source(explicit).path == explicit.resolve()
     assert find_source().found_by == ENV_DATA
     monkeypatch.delenv(ENV_DATA)
     assert (find_source().path, find_source().found_by) == (mount, "AI Studio mount")
-    monkeypatch.setattr("fundus_utils.source.aistudio_candidates", lambda: [])
+    monkeypatch.setattr("fundus_utils.data.source.aistudio_candidates", lambda: [])
     assert find_source().path == repo_data.resolve()
-    monkeypatch.setattr("fundus_utils.source.repo_data_dir", lambda: None)
+    monkeypatch.setattr("fundus_utils.data.source.repo_data_dir", lambda: None)
     assert find_source() is None
 
 
@@ -233,7 +233,7 @@ def test_cache_is_built_once_and_rebuilt_when_a_file_changes(zip_source, tmp_pat
     prepared = prepare_data(zip_source, tmp_path / "w", progress=False, verbose=False)
     calls = []
     real = load_rgb
-    monkeypatch.setattr("fundus_utils.cache.load_rgb", lambda p, s: calls.append(p) or real(p, s))
+    monkeypatch.setattr("fundus_utils.data.cache.load_rgb", lambda p, s: calls.append(p) or real(p, s))
     first = training_set(prepared, 40, progress=False)
     assert len(calls) == 9
     np.testing.assert_array_equal(first.images[0], real(prepared.train_dir / first.names[0], 40))
@@ -306,7 +306,7 @@ def test_cli_bad_source_is_one_clear_message(tmp_path, capsys):
 
 
 def test_saturation_jitter_stays_within_its_amount():
-    from fundus_utils.datasets import LUMA_RGB, RandomSaturation
+    from fundus_utils.data.datasets import LUMA_RGB, RandomSaturation
     rng = np.random.default_rng(0)
     rgb = rng.integers(40, 200, (16, 16, 3)).astype(np.uint8)
 
@@ -321,7 +321,7 @@ def test_saturation_jitter_stays_within_its_amount():
 
 
 def test_sample_source_is_regenerated_when_the_generator_changes(tmp_path, monkeypatch):
-    from fundus_utils import prepare as prepare_mod
+    from fundus_utils.data import prepare as prepare_mod
     calls = []
 
     def fake_writer(folder, **kwargs):
@@ -344,13 +344,13 @@ def test_sample_source_is_regenerated_when_the_generator_changes(tmp_path, monke
 def test_the_course_own_work_folders_are_never_taken_as_a_source(tmp_path, monkeypatch, spec):
     repo_data = tmp_path / "repo" / "data"
     prepared_sample = spec.write_folders(repo_data / "work" / "sample")       # what a sample run leaves
-    monkeypatch.setattr("fundus_utils.source.repo_data_dir", lambda: repo_data)
+    monkeypatch.setattr("fundus_utils.data.source.repo_data_dir", lambda: repo_data)
     monkeypatch.setenv("FUNDUS_WORKDIR", str(tmp_path / "elsewhere"))          # work folder outside the repo
     assert prepared_sample.is_dir() and find_source() is None
 
 
 def test_to_chw_float_matches_the_formula_for_every_uint8_value():
-    from fundus_utils.images import to_chw_float
+    from fundus_utils.data.images import to_chw_float
     rgb = np.stack(np.meshgrid(np.arange(256), np.arange(3), indexing="ij"), -1)[..., 0]   # 256 x 3
     rgb = np.repeat(rgb[:, :, None], 3, axis=2).astype(np.uint8)                           # 256 x 3 x 3
     expected = ((rgb / 255.0 - np.array(MEAN_RGB)) / np.array(STD_RGB)).transpose(2, 0, 1)
@@ -364,7 +364,7 @@ def test_a_small_image_is_decoded_at_most_twice(tmp_path, monkeypatch):
     path.write_bytes(jpeg_bytes(3, size=(420, 400)))       # 1/8 is too small for 224, 1/2 is enough
     calls = []
     real = cv2.imdecode
-    monkeypatch.setattr("fundus_utils.images.cv2.imdecode", lambda data, flag: calls.append(flag) or real(data, flag))
+    monkeypatch.setattr("fundus_utils.data.images.cv2.imdecode", lambda data, flag: calls.append(flag) or real(data, flag))
     rgb = load_rgb(path, 160)
     assert rgb.shape == (160, 160, 3)
     assert calls == [cv2.IMREAD_REDUCED_COLOR_8, cv2.IMREAD_REDUCED_COLOR_2]

@@ -11,7 +11,7 @@ from paddle import nn
 
 from fundus_utils.core.errors import FundusDataError
 from fundus_utils.export import export_info, export_model, load_exported, predict, predict_cli
-from fundus_utils.images import load_rgb, to_chw_float
+from fundus_utils.data.images import load_rgb, to_chw_float
 
 SIZE = 32
 

@@ -10,7 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from fundus_utils import plots
-from fundus_utils.images import to_chw_float
+from fundus_utils.data.images import to_chw_float
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 RNG = np.random.default_rng(0)

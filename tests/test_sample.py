@@ -18,7 +18,7 @@ from fundus_utils.core.config import (CLASS_PREFIXES, LABEL_COLUMNS, NESTED_TRAI
                                  SOURCE_ZIPS, TRAIN_DIR_NAME, TRAIN_ZIP, VALID_DIR_NAME, VALID_GT_DIR_NAME,
                                  VALID_GT_ZIP, VALID_XLSX_NAME, VALID_ZIP)
 from fundus_utils.core.errors import FundusDataError
-from fundus_utils.images import to_chw_float
+from fundus_utils.data.images import to_chw_float
 
 TINY = (96, 93)                 # (width, height): layout and determinism tests
 SMALL_TRAIN, SMALL_VALID = 16, 10   # 16 -> 1 H / 6 N / 9 P: every class present

@@ -10,7 +10,7 @@ import fundus_utils as fu
 from fundus_utils.samples import grades as sample_grades
 from fundus_utils.core.config import SAMPLE_MARKER
 from fundus_utils.core.errors import FundusDataError
-from fundus_utils.labels import is_image_file
+from fundus_utils.data.labels import is_image_file
 
 SMALL = (96, 92)            # (width, height): fast, still above the renderer's minimum
 PER_GRADE = 2

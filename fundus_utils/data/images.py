@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .core.config import IMAGE_SIZE, MEAN_RGB, STD_RGB
-from .core.errors import FundusDataError
+from ..core.config import IMAGE_SIZE, MEAN_RGB, STD_RGB
+from ..core.errors import FundusDataError
 
 # cv2 can decode a JPEG at 1/8, 1/4 or 1/2 of its size for a fraction of the cost.
 _REDUCTIONS = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4),

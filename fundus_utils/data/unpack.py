@@ -12,8 +12,8 @@ import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from .core.atomic import building_folder
-from .core.errors import FundusDataError
+from ..core.atomic import building_folder
+from ..core.errors import FundusDataError
 
 JUNK_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")
 

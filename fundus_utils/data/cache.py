@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from .core.progress import progress as progress_bar
+from ..core.progress import progress as progress_bar
 
 from .images import load_rgb
 

@@ -15,11 +15,11 @@ import paddle
 import paddle.vision.transforms as T
 
 from .cache import cached_images
-from .core.config import CLASS_NAMES, IMAGE_SIZE
-from .core.errors import FundusDataError
+from ..core.config import CLASS_NAMES, IMAGE_SIZE
+from ..core.errors import FundusDataError
 from .images import to_chw_float
 from .labels import is_image_file, read_labels_csv, training_labels
-from .core.paths import default_workdir
+from ..core.paths import default_workdir
 from .prepare import PreparedData
 
 

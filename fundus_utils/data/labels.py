@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .core.config import CLASS_PREFIXES, IMAGE_SUFFIXES, LABEL_COLUMNS
-from .core.atomic import write_file
-from .core.errors import FundusDataError
+from ..core.config import CLASS_PREFIXES, IMAGE_SUFFIXES, LABEL_COLUMNS
+from ..core.atomic import write_file
+from ..core.errors import FundusDataError
 
 
 def is_image_file(path: str | Path) -> bool:

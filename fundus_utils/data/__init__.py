@@ -1,0 +1,1 @@
+"""data: see fundus_utils/__init__.py for the public names."""
