@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fundus_utils import runtime, train  # noqa: E402
+from fundus_utils.engine import loop as train, runtime  # noqa: E402
 from fundus_utils.data.images import to_chw_float  # noqa: E402
 
 import paddle  # noqa: E402

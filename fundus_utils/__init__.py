@@ -14,8 +14,8 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "core.config": "module:core.config", "plots": "module:plots", "data.labels": "module:data.labels", "metrics": "module:metrics", "core.paths": "module:core.paths", "samples.pm": "module:samples.pm",
-    "results": "module:results", "shapes": "module:shapes", "core.modes": "module:core.modes", "data.datasets": "module:data.datasets",
+    "core.config": "module:core.config", "plots": "module:plots", "data.labels": "module:data.labels", "engine.metrics": "module:engine.metrics", "core.paths": "module:core.paths", "samples.pm": "module:samples.pm",
+    "engine.results": "module:engine.results", "shapes": "module:shapes", "core.modes": "module:core.modes", "data.datasets": "module:data.datasets",
     "FundusDataError": "core.errors",
     "prepare_data": "data.prepare", "PreparedData": "data.prepare",
     "find_source": "data.source",
@@ -28,18 +28,18 @@ _EXPORTS = {
     "make_loaders": "data.datasets",
     "write_sample_source": "samples.pm", "render_sample_image": "samples.pm",
     "samples.grades": "module:samples.grades", "write_graded_sample": "samples.grades",
-    "fit": "train", "evaluate": "train", "History": "train", "TrainingDiverged": "train",
-    "set_seed": "runtime", "pick_device": "runtime",
-    "binary_metrics": "metrics", "multiclass_metrics": "metrics",
+    "fit": "engine.loop", "evaluate": "engine.loop", "History": "engine.loop", "TrainingDiverged": "engine.loop",
+    "set_seed": "engine.runtime", "pick_device": "engine.runtime",
+    "binary_metrics": "engine.metrics", "multiclass_metrics": "engine.metrics",
     "shape_walk": "shapes", "count_params": "shapes", "count_flops": "shapes", "activation_memory": "shapes",
     "print_shape_walk": "shapes", "format_shape_walk": "shapes",
     "grad_cam": "gradcam",
     "export_model": "export", "predict": "export", "load_exported": "export",
     "core.progress": "core.progress",
-    "run_dir": "results", "load_results": "results", "load_histories": "results",
-    "reference_images": "results", "save_gradcam_maps": "results", "load_gradcam_maps": "results",
+    "run_dir": "engine.results", "load_results": "engine.results", "load_histories": "engine.results",
+    "reference_images": "engine.results", "save_gradcam_maps": "engine.results", "load_gradcam_maps": "engine.results",
     "run_mode": "core.modes", "run_settings": "core.modes", "RunSettings": "core.modes",
-    "gpu_available": "runtime",
+    "gpu_available": "engine.runtime",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -44,7 +44,7 @@ def estimate_minutes(mode: str, notebooks: list[Path]) -> float | None:
 
 
 def _announce(mode: str, notebooks: list[Path], out: Path) -> None:
-    from .runtime import gpu_available
+    from .engine.runtime import gpu_available
     from .data.source import find_source
     source = find_source()
     data = f"real iChallenge-PM data ({source.path})" if source and not source.is_sample else "the sample set"
@@ -134,7 +134,7 @@ def run_course(mode: str, out: Path, notebooks: list[Path] | None = None) -> int
 
 
 def _write_summary(out: Path) -> None:
-    from .results import load_results
+    from .engine.results import load_results
     table = load_results(out / "runs")
     if table.empty:
         print("No training results were written.")

@@ -155,7 +155,7 @@ def plot_history(history: Any) -> PngFigure:
     """Loss, accuracy and AUC per epoch, train vs validation (3 axes).
 
     ``history``: an object with list attributes ``train_loss, train_acc,
-    valid_loss, valid_acc, valid_auc`` (``fundus_utils.train.History``) or a dict
+    valid_loss, valid_acc, valid_auc`` (``fundus_utils.engine.loop.History``) or a dict
     with those keys; a missing series is left out (``train_auc`` is drawn if present).
     """
     fig = _new_figure(13, 3.6)
@@ -214,10 +214,10 @@ def plot_confusion(confusion: Any, class_names: Sequence[str] | None = CLASS_NAM
 def plot_roc(probs: Any, labels: Any) -> PngFigure:
     """ROC curve of PM probabilities against 0/1 labels, AUC in the legend (1 axes).
 
-    Uses :func:`fundus_utils.metrics.roc_points`. With a single class in ``labels``
+    Uses :func:`fundus_utils.engine.metrics.roc_points`. With a single class in ``labels``
     the curve is undefined: only the chance line is drawn and the title says why.
     """
-    from .metrics import roc_points   # imports scikit-learn: only when needed
+    from .engine.metrics import roc_points   # imports scikit-learn: only when needed
 
     roc = roc_points(_to_numpy(probs).reshape(-1), _to_numpy(labels).reshape(-1))
     fig = _new_figure(4.6, 4.4)

@@ -88,7 +88,7 @@ def weights_of(model: paddle.nn.Layer) -> dict[str, np.ndarray]:
 
 
 def _distributed_main(out: Path) -> None:
-    from fundus_utils import runtime, train
+    from fundus_utils.engine import loop as train, runtime
 
     runtime.set_seed(0)
     model = TinyCNN(outputs=1)

@@ -7,7 +7,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from fundus_utils import results
+from fundus_utils.engine import results
 from fundus_utils.core.config import ENV_BUDGET, ENV_QUICK
 from fundus_utils.course import run_course
 from fundus_utils.core.modes import MODES, run_mode, run_settings

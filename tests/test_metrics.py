@@ -1,4 +1,4 @@
-"""fundus_utils.metrics against cases small enough to count by hand."""
+"""fundus_utils.engine.metrics against cases small enough to count by hand."""
 from __future__ import annotations
 
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from fundus_utils.metrics import binary_metrics, multiclass_metrics, roc_points
+from fundus_utils.engine.metrics import binary_metrics, multiclass_metrics, roc_points
 
 # 3 positives, 3 negatives. Threshold 0.5 predicts [1, 1, 0, 1, 0, 0]:
 # tp = 2 (0.9, 0.8), fn = 1 (0.3), fp = 1 (0.6), tn = 2 (0.2, 0.1).

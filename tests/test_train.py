@@ -1,4 +1,4 @@
-"""fundus_utils.train: learning, heads, auxiliary losses, resuming, checkpoints, divergence, results."""
+"""fundus_utils.engine.loop: learning, heads, auxiliary losses, resuming, checkpoints, divergence, results."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from fit_helpers import SeparableSet, TinyCNN, TupleCNN, loaders, weights_of
-from fundus_utils import runtime, train
-from fundus_utils.metrics import binary_metrics
+from fundus_utils.engine import loop as train, runtime
+from fundus_utils.engine.metrics import binary_metrics
 
 import paddle  # noqa: E402  (after fundus_utils: NumPy's random module must be imported first)
 

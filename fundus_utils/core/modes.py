@@ -42,7 +42,7 @@ def run_mode() -> str:
         if budget not in ("cpu", "full"):
             raise ValueError(f"{ENV_BUDGET}: expected 'cpu' or 'full', found {budget!r}")
         return budget
-    from ..runtime import gpu_available   # imports paddle; only needed here
+    from ..engine.runtime import gpu_available   # imports paddle; only needed here
     return "full" if gpu_available() else "cpu"
 
 

@@ -53,11 +53,11 @@ import paddle.nn.functional as F
 from scipy.special import expit, softmax
 
 from . import runtime
-from .core.atomic import write_file
-from .core.config import RESULTS_NAME
-from .core.paths import runs_dir
+from ..core.atomic import write_file
+from ..core.config import RESULTS_NAME
+from ..core.paths import runs_dir
 from .metrics import binary_metrics, multiclass_metrics
-from .core.progress import progress
+from ..core.progress import progress
 
 CHECKPOINT_FORMAT = "fundus_utils.train/1"
 CHECKPOINT_SUFFIX = ".pdckpt"
@@ -360,8 +360,8 @@ def _predict_logits(model: paddle.nn.Layer, loader, amp: bool) -> tuple[np.ndarr
 def evaluate(model: paddle.nn.Layer, loader: paddle.io.DataLoader, *, amp: bool = False) -> dict:
     """Evaluate ``model`` on ``loader`` in eval mode, without gradients.
 
-    Returns the metrics of :func:`fundus_utils.metrics.binary_metrics` (1 or 2 outputs) or
-    :func:`~fundus_utils.metrics.multiclass_metrics` (K > 2 outputs), plus ``"loss"`` (mean
+    Returns the metrics of :func:`fundus_utils.engine.metrics.binary_metrics` (1 or 2 outputs) or
+    :func:`~fundus_utils.engine.metrics.multiclass_metrics` (K > 2 outputs), plus ``"loss"`` (mean
     loss of the main head), ``"probs"`` (``[N]`` positive-class probabilities for 1 output,
     ``[N, K]`` softmax otherwise) and ``"labels"`` (``[N]`` int64).
     In a multi-process run every rank evaluates its shard and the logits are gathered, so
@@ -520,7 +520,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     """
     state = paddle.load(str(path))
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: expected a fundus_utils.train checkpoint ({CHECKPOINT_FORMAT}), "
+        raise ValueError(f"{path}: expected a fundus_utils.engine.loop checkpoint ({CHECKPOINT_FORMAT}), "
                          "found something else (a weights-only .pdparams file?)")
     return state
 
@@ -710,7 +710,7 @@ def _results_file(results_path, run_name) -> Path | None:
 def _model_size(net: paddle.nn.Layer, input_shape) -> tuple[int, int | None]:
     """(parameter count, FLOPs or None) via fundus_utils.shapes when that module exists."""
     try:
-        from . import shapes
+        from .. import shapes
     except ImportError:
         return sum(int(np.prod(p.shape)) for p in net.parameters()), None
     params = shapes.count_params(net)
@@ -799,7 +799,7 @@ def fit(model: paddle.nn.Layer, train_loader: paddle.io.DataLoader,
     * ``run_name``/``results_path``: write a results JSON to ``results_path``, or to
       ``runs_dir()/run_name/results.json``; ``input_shape`` is what FLOPs are counted at.
     * ``seed``: base of the per-epoch seeds; default the checkpoint's seed when resuming,
-      else the last :func:`fundus_utils.runtime.set_seed` value, else 0.
+      else the last :func:`fundus_utils.engine.runtime.set_seed` value, else 0.
 
     Under ``python -m paddle.distributed.launch`` the model is wrapped in
     ``paddle.DataParallel``, the training batches are split with ``DistributedBatchSampler``
