@@ -14,8 +14,8 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "core.config": "module:core.config", "plots": "module:plots", "data.labels": "module:data.labels", "engine.metrics": "module:engine.metrics", "core.paths": "module:core.paths", "samples.pm": "module:samples.pm",
-    "engine.results": "module:engine.results", "shapes": "module:shapes", "core.modes": "module:core.modes", "data.datasets": "module:data.datasets",
+    "core.config": "module:core.config", "viz.plots": "module:viz.plots", "data.labels": "module:data.labels", "engine.metrics": "module:engine.metrics", "core.paths": "module:core.paths", "samples.pm": "module:samples.pm",
+    "engine.results": "module:engine.results", "inspection": "module:inspection", "core.modes": "module:core.modes", "data.datasets": "module:data.datasets",
     "FundusDataError": "core.errors",
     "prepare_data": "data.prepare", "PreparedData": "data.prepare",
     "find_source": "data.source",
@@ -31,9 +31,9 @@ _EXPORTS = {
     "fit": "engine.loop", "evaluate": "engine.loop", "History": "engine.loop", "TrainingDiverged": "engine.loop",
     "set_seed": "engine.runtime", "pick_device": "engine.runtime",
     "binary_metrics": "engine.metrics", "multiclass_metrics": "engine.metrics",
-    "shape_walk": "shapes", "count_params": "shapes", "count_flops": "shapes", "activation_memory": "shapes",
-    "print_shape_walk": "shapes", "format_shape_walk": "shapes",
-    "grad_cam": "gradcam",
+    "shape_walk": "inspection", "count_params": "inspection", "count_flops": "inspection", "activation_memory": "inspection",
+    "print_shape_walk": "inspection", "format_shape_walk": "inspection",
+    "grad_cam": "viz.gradcam",
     "export_model": "export", "predict": "export", "load_exported": "export",
     "core.progress": "core.progress",
     "run_dir": "engine.results", "load_results": "engine.results", "load_histories": "engine.results",

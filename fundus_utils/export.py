@@ -21,7 +21,7 @@ from paddle.static import InputSpec
 from .core.config import CLASS_NAMES, IMAGE_SIZE
 from .core.errors import FundusDataError
 from .data.images import load_rgb, to_chw_float
-from .shapes import eval_mode, main_output
+from .inspection import eval_mode, main_output
 
 MODEL_PREFIX = "model"                 # paddle.jit.save path prefix inside the folder
 PARAMS_SUFFIX = ".pdiparams"           # written by paddle.jit.save on every version

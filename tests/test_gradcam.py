@@ -6,7 +6,7 @@ import paddle
 import pytest
 from paddle import nn
 
-from fundus_utils.gradcam import grad_cam
+from fundus_utils.viz.gradcam import grad_cam
 
 SIZE = 32
 RED_BOX = (slice(2, 12), slice(2, 12))        # rows, columns of a red square (top left)

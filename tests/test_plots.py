@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from fundus_utils import plots
+from fundus_utils.viz import plots
 from fundus_utils.data.images import to_chw_float
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -96,7 +96,7 @@ def test_bad_inputs_are_refused_with_a_clear_message():
 
 
 def test_plot_histories_draws_one_line_per_run_and_integer_epochs():
-    from fundus_utils.plots import plot_histories
+    from fundus_utils.viz.plots import plot_histories
     fig = plot_histories({"a": {"valid_acc": [0.5], "valid_auc": [0.6]},
                           "b": {"valid_acc": [0.4, 0.7, None], "valid_auc": [0.5, 0.8, 0.9]}},
                          labels={"a": "run a"})
@@ -107,7 +107,7 @@ def test_plot_histories_draws_one_line_per_run_and_integer_epochs():
 
 
 def test_plot_history_single_epoch_has_integer_ticks():
-    from fundus_utils.plots import plot_history
+    from fundus_utils.viz.plots import plot_history
     fig = plot_history({"train_loss": [1.0], "valid_loss": [1.2], "train_acc": [0.5], "valid_acc": [0.5],
                         "valid_auc": [0.5]})
     ticks = [t for t in fig.axes[0].get_xticks() if 0.5 <= t <= 1.5]

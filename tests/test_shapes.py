@@ -7,7 +7,7 @@ import paddle
 import pytest
 from paddle import nn
 
-from fundus_utils.shapes import (activation_memory, count_flops, count_params, eval_mode,
+from fundus_utils.inspection import (activation_memory, count_flops, count_params, eval_mode,
                                  format_shape_walk, print_shape_walk, shape_walk)
 
 RESNET18_ONE_LOGIT_PARAMS = 11_186_625   # COURSE_NOTES, paddle.vision.models.resnet18(num_classes=1)

@@ -326,7 +326,7 @@ def test_results_json_has_the_fields(tmp_path):
     assert results["architecture"] == "tiny-cnn" and results["model_class"] == "TinyCNN"
     assert results["parameters"] == sum(int(np.prod(p.shape)) for p in model.parameters())
     try:
-        import fundus_utils.shapes  # noqa: F401
+        import fundus_utils.inspection  # noqa: F401
         assert isinstance(results["flops"], int) and results["flops"] > 0
     except ImportError:
         assert results["flops"] is None

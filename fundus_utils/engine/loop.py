@@ -708,14 +708,11 @@ def _results_file(results_path, run_name) -> Path | None:
 
 
 def _model_size(net: paddle.nn.Layer, input_shape) -> tuple[int, int | None]:
-    """(parameter count, FLOPs or None) via fundus_utils.shapes when that module exists."""
+    """(parameter count, FLOPs or None): a results file records both."""
+    from .. import inspection
+    params = inspection.count_params(net)
     try:
-        from .. import shapes
-    except ImportError:
-        return sum(int(np.prod(p.shape)) for p in net.parameters()), None
-    params = shapes.count_params(net)
-    try:
-        flops = shapes.count_flops(net, tuple(input_shape))
+        flops = inspection.count_flops(net, tuple(input_shape))
     except Exception as error:  # noqa: BLE001 - a FLOPs count must not cost a finished training run
         print(f"Note: FLOPs not counted ({type(error).__name__}: {error}).")
         flops = None

@@ -74,7 +74,7 @@ def reference_images(dataset, per_class: int = 1) -> tuple[list[np.ndarray], lis
 
 def save_gradcam_maps(model, layer, dataset, run_name: str, root: str | Path | None = None) -> Path:
     """Grad-CAM maps of ``model`` (at ``layer``) on the reference images, stored with the run."""
-    from ..gradcam import grad_cam
+    from ..viz.gradcam import grad_cam
     images, names, labels = reference_images(dataset)
     maps = np.stack([grad_cam(model, image, layer) for image in images])
     path = run_dir(run_name, root) / GRADCAM_NAME

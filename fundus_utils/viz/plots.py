@@ -28,8 +28,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .core.config import CLASS_NAMES
-from .data.images import to_display_rgb
+from ..core.config import CLASS_NAMES
+from ..data.images import to_display_rgb
 
 DISPLAY_DPI = 100
 PNG_MIME = "image/png"
@@ -217,7 +217,7 @@ def plot_roc(probs: Any, labels: Any) -> PngFigure:
     Uses :func:`fundus_utils.engine.metrics.roc_points`. With a single class in ``labels``
     the curve is undefined: only the chance line is drawn and the title says why.
     """
-    from .engine.metrics import roc_points   # imports scikit-learn: only when needed
+    from ..engine.metrics import roc_points   # imports scikit-learn: only when needed
 
     roc = roc_points(_to_numpy(probs).reshape(-1), _to_numpy(labels).reshape(-1))
     fig = _new_figure(4.6, 4.4)

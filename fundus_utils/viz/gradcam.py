@@ -15,7 +15,7 @@ import numpy as np
 import paddle
 from paddle import nn
 
-from .shapes import eval_mode, main_output
+from ..inspection import eval_mode, main_output
 
 PM_CLASS = 1     # index of PM in the binary labels (config.CLASS_NAMES)
 

@@ -1,0 +1,1 @@
+"""viz: see fundus_utils/__init__.py for the public names."""
