@@ -32,8 +32,8 @@ def _predict(args: argparse.Namespace) -> int:
 def _course(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .course import DEFAULT_OUT, run_course
     from .core.modes import run_mode
+    from .course import DEFAULT_OUT, run_course
     mode = "quick" if args.quick else (args.budget or run_mode())
     return run_course(mode, Path(args.out) if args.out else DEFAULT_OUT)
 

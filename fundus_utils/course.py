@@ -16,6 +16,8 @@ from typing import Iterator
 from .core.config import ENV_BUDGET, ENV_QUICK, ENV_RUNS
 from .core.paths import REPO_DIR
 
+__all__: list[str] = []   # internal: nothing here is part of the flat API (fu.<name>)
+
 NOTEBOOK_DIR = REPO_DIR / "notebooks"
 DEFAULT_OUT = REPO_DIR / "course_output"
 
@@ -44,8 +46,8 @@ def estimate_minutes(mode: str, notebooks: list[Path]) -> float | None:
 
 
 def _announce(mode: str, notebooks: list[Path], out: Path) -> None:
-    from .engine.runtime import gpu_available
     from .data.source import find_source
+    from .core.modes import gpu_available
     source = find_source()
     data = f"real iChallenge-PM data ({source.path})" if source and not source.is_sample else "the sample set"
     device = "GPU" if gpu_available() else "CPU"

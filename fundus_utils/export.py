@@ -23,6 +23,8 @@ from .core.errors import FundusDataError
 from .data.images import load_rgb, to_chw_float
 from .inspection import eval_mode, main_output
 
+__all__ = ["export_model", "load_exported", "predict"]
+
 MODEL_PREFIX = "model"                 # paddle.jit.save path prefix inside the folder
 PARAMS_SUFFIX = ".pdiparams"           # written by paddle.jit.save on every version
 PIR_PROGRAM_SUFFIX = ".json"           # program written by Paddle 3.x (PIR)

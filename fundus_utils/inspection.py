@@ -16,9 +16,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
-import pandas as pd
 import paddle
+import pandas as pd
 from paddle import nn
+
+__all__ = ["shape_walk", "print_shape_walk", "format_shape_walk", "count_params",
+    "count_flops", "activation_memory"]
 
 WALK_COLUMNS = ("layer", "type", "output_shape", "params")
 ERROR_ATTR = "error"            # DataFrame.attrs key: first line of the forward error, if any
@@ -342,7 +345,3 @@ def count_flops(model: nn.Layer, input_shape: Sequence[int]) -> int:
     recording = _record_calls(model, input_shape, _named_leaves(model))
     _raise_if_failed(recording)
     return sum(_layer_flops(call.layer, call.inputs, call.output) for call in recording.calls)
-
-
-__all__ = ["shape_walk", "print_shape_walk", "format_shape_walk", "count_params", "count_flops",
-           "activation_memory", "eval_mode", "main_output"]

@@ -88,6 +88,7 @@ def weights_of(model: paddle.nn.Layer) -> dict[str, np.ndarray]:
 
 
 def _distributed_main(out: Path) -> None:
+    import fundus_utils as fu
     from fundus_utils.engine import loop as train, runtime
 
     runtime.set_seed(0)
@@ -97,7 +98,7 @@ def _distributed_main(out: Path) -> None:
     history = train.fit(model, train_loader, valid_loader, epochs=3, lr=1e-2, run_name="dist-run",
                         results_path=out / f"results_rank{rank}.json", checkpoint_dir=out / f"ckpt_rank{rank}")
     np.savez(out / f"weights_rank{rank}.npz", **weights_of(model))
-    evaluation = train.evaluate(model, valid_loader)
+    evaluation = fu.evaluate(model, valid_loader)
     model.eval()
     with paddle.no_grad():
         direct = paddle.nn.functional.sigmoid(model(paddle.to_tensor(valid_loader.dataset.images))).numpy()

@@ -7,6 +7,7 @@ import nbformat
 import numpy as np
 import pytest
 
+import fundus_utils as fu
 from fundus_utils.engine import results
 from fundus_utils.core.config import ENV_BUDGET, ENV_QUICK
 from fundus_utils.course import run_course
@@ -62,7 +63,7 @@ def test_reference_images_take_the_first_of_each_class_pm_first():
 
         def __getitem__(self, i):
             return np.full((3, 2, 2), i, np.float32), self.labels[i]
-    images, names, labels = results.reference_images(Toy())
+    images, names, labels = fu.reference_images(Toy())
     assert names == ["p1", "n1"] and labels == [1, 0] and images[0][0, 0, 0] == 2
 
 

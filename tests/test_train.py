@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 from fit_helpers import SeparableSet, TinyCNN, TupleCNN, loaders, weights_of
-from fundus_utils.engine import loop as train, runtime
+import fundus_utils as fu
+from fundus_utils.engine import checkpoints, runtime
+from fundus_utils.engine import loop as train
+from fundus_utils.engine import results as results_io
 from fundus_utils.engine.metrics import binary_metrics
 
 import paddle  # noqa: E402  (after fundus_utils: NumPy's random module must be imported first)
@@ -55,7 +58,7 @@ def test_multiclass_head_uses_softmax_and_argmax():
     train_loader, valid_loader = loaders(num_classes=3, n_train=150, n_valid=60)
     history = _fit(model, train_loader, valid_loader, epochs=5, lr=2e-2)
     assert history.valid_acc[-1] > 0.9
-    result = train.evaluate(model, valid_loader)
+    result = fu.evaluate(model, valid_loader)
     assert result["probs"].shape == (60, 3)
     np.testing.assert_allclose(result["probs"].sum(axis=1), 1.0, rtol=1e-5)
     assert result["accuracy"] == pytest.approx(np.mean(result["probs"].argmax(1) == result["labels"]))
@@ -66,7 +69,7 @@ def test_multiclass_head_uses_softmax_and_argmax():
 def test_two_logit_head_reports_binary_metrics():
     model = _model(outputs=2)
     history = _fit(model, *loaders(), epochs=3, lr=1e-2)
-    result = train.evaluate(model, loaders()[1])
+    result = fu.evaluate(model, loaders()[1])
     assert result["probs"].shape == (37, 2)
     assert result["auc"] == pytest.approx(history.valid_auc[-1])
     expected = binary_metrics(result["probs"][:, 1], result["labels"])
@@ -76,7 +79,7 @@ def test_two_logit_head_reports_binary_metrics():
 def test_binary_accuracy_thresholds_sigmoid_not_index_zero():
     model = _model()
     _fit(model, *loaders(), epochs=3, lr=1e-2)
-    result = train.evaluate(model, loaders()[1])
+    result = fu.evaluate(model, loaders()[1])
     assert result["probs"].ndim == 1
     assert result["accuracy"] == pytest.approx(np.mean((result["probs"] >= 0.5) == result["labels"]))
     assert result["accuracy"] != pytest.approx(np.mean(result["labels"] == 0))
@@ -136,7 +139,7 @@ def test_resume_gives_same_weights_as_uninterrupted_run(tmp_path):
     assert straight_weights.keys() == resumed_weights.keys()
     for name in straight_weights:
         np.testing.assert_array_equal(resumed_weights[name], straight_weights[name], err_msg=name)
-    assert train.load_checkpoint(train.checkpoint_path(tmp_path / "interrupted"))["epoch"] == 4
+    assert fu.load_checkpoint(fu.checkpoint_path(tmp_path / "interrupted"))["epoch"] == 4
 
 
 def test_resume_of_finished_run_trains_nothing(tmp_path):
@@ -153,13 +156,13 @@ def test_checkpoint_files_and_contents(tmp_path):
     model = _model()
     history = _fit(model, *loaders(), epochs=2, checkpoint_dir=tmp_path, monitor="loss")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pdckpt", "last.pdckpt"]
-    state = train.load_checkpoint(tmp_path / "last.pdckpt")
+    state = fu.load_checkpoint(tmp_path / "last.pdckpt")
     assert state["epoch"] == 2 and state["history"]["train_loss"] == history.train_loss
     assert {"model", "optimizer", "scaler", "scheduler", "rng", "seed"} <= set(state)
     assert state["optimizer"]["accumulators"]["fc.weight"].keys() >= {"moment1", "moment2"}
-    best = train.load_checkpoint(tmp_path / "best.pdckpt")
+    best = fu.load_checkpoint(tmp_path / "best.pdckpt")
     assert best["epoch"] == history.best_epoch
-    restored = train.load_weights(TinyCNN(), tmp_path / "last.pdckpt")
+    restored = fu.load_weights(TinyCNN(), tmp_path / "last.pdckpt")
     for name, value in weights_of(model).items():
         np.testing.assert_array_equal(weights_of(restored)[name], value)
 
@@ -176,12 +179,12 @@ def test_failed_checkpoint_write_leaves_previous_checkpoint_intact(tmp_path, mon
         assert last.read_bytes() == before
         raise OSError("disk full")
 
-    monkeypatch.setattr(train.paddle, "save", crash_midway)
+    monkeypatch.setattr(checkpoints.paddle, "save", crash_midway)
     with pytest.raises(OSError, match="disk full"):
         _fit(_model(), *loaders(), epochs=2, checkpoint_dir=tmp_path, resume=True)
     monkeypatch.undo()
     assert last.read_bytes() == before
-    assert train.load_checkpoint(last)["epoch"] == 1
+    assert fu.load_checkpoint(last)["epoch"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pdckpt", "last.pdckpt"]
 
 
@@ -207,10 +210,10 @@ def test_grad_scaler_state_survives_a_checkpoint(tmp_path):
     model = _model()
     optimizer = paddle.optimizer.Adam(parameters=model.parameters())
     path = tmp_path / "last.pdckpt"
-    train._save_checkpoint(path, net=model, optimizer=optimizer, scaler=StandInScaler(1024.0),
-                           scheduler=None, history=train.History(), seed=0)
+    checkpoints.save_checkpoint(path, net=model, optimizer=optimizer, scaler=StandInScaler(1024.0),
+                           scheduler=None, history=fu.History(), seed=0)
     restored, rebuilt = StandInScaler(1.0), _model(seed=1)
-    train._resume_from(path, net=rebuilt, optimizer=paddle.optimizer.Adam(parameters=rebuilt.parameters()),
+    checkpoints.resume_from(path, net=rebuilt, optimizer=paddle.optimizer.Adam(parameters=rebuilt.parameters()),
                        scaler=restored, scheduler=None)
     assert restored.loaded["scale"][0] == 1024.0 and restored.loaded["incr_count"] == 3
 
@@ -226,7 +229,7 @@ def test_nan_loss_raises_training_diverged():
     train_loader.dataset.images[:] = np.nan
     runtime.set_seed(0)
     linear = paddle.nn.Sequential(paddle.nn.Flatten(), paddle.nn.Linear(3 * 16 * 16, 1))  # no ReLU to mask NaN
-    with pytest.raises(train.TrainingDiverged, match=r"epoch 1, step 1.*Lower the learning rate") as error:
+    with pytest.raises(fu.TrainingDiverged, match=r"epoch 1, step 1.*Lower the learning rate") as error:
         _fit(linear, train_loader, valid_loader, epochs=2, lr=1e-3)
     assert (error.value.epoch, error.value.step) == (1, 1) and math.isnan(error.value.loss_value)
 
@@ -284,10 +287,10 @@ def test_without_validation_loader():
 
 # --------------------------------------------------------------------------- history
 def _history(monitor, **series):
-    history = train.History(monitor=monitor)
+    history = fu.History(monitor=monitor)
     n = len(next(iter(series.values())))
     for i in range(n):
-        row = {name: series.get(name, [0.0] * n)[i] for name in train.History.SERIES}
+        row = {name: series.get(name, [0.0] * n)[i] for name in fu.History.SERIES}
         history.append(**row)
     return history
 
@@ -308,11 +311,11 @@ def test_invalid_monitor_is_refused():
 
 def test_history_round_trip_and_dataframe():
     history = _history("auc", valid_loss=[0.5, float("nan")], train_loss=[1.0, 0.8])
-    copy = train.History.from_dict(json.loads(json.dumps(train._json_safe(history.to_dict()))))
+    copy = fu.History.from_dict(json.loads(json.dumps(results_io._json_safe(history.to_dict()))))
     assert copy.train_loss == history.train_loss and math.isnan(copy.valid_loss[1])
     frame = history.as_dataframe()
     assert list(frame.index) == [1, 2] and frame.index.name == "epoch"
-    assert set(train.History.SERIES) == set(frame.columns)
+    assert set(fu.History.SERIES) == set(frame.columns)
 
 
 # --------------------------------------------------------------------------- results and logging
@@ -320,7 +323,7 @@ def test_results_json_has_the_fields(tmp_path):
     model = _model()
     train_loader, valid_loader = loaders(batch_size=8)
     history = _fit(model, train_loader, valid_loader, epochs=2, run_name="tiny-cnn", input_shape=(1, 3, 16, 16))
-    path = train.runs_dir() / "tiny-cnn" / "results.json"
+    path = fu.runs_dir() / "tiny-cnn" / "results.json"
     assert str(path).startswith(str(tmp_path))  # conftest points FUNDUS_RUNS into tmp_path
     results = json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"non-JSON {name}"))
     assert results["architecture"] == "tiny-cnn" and results["model_class"] == "TinyCNN"
@@ -345,7 +348,7 @@ def test_results_path_overrides_run_name(tmp_path):
     target = tmp_path / "elsewhere" / "r.json"
     _fit(_model(), *loaders(), epochs=1, run_name="x", results_path=target)
     assert json.loads(target.read_text())["architecture"] == "x"
-    assert not (train.runs_dir() / "x").exists()
+    assert not (fu.runs_dir() / "x").exists()
     assert not list(target.parent.glob(".*"))  # no temporary file left behind
 
 

@@ -10,6 +10,8 @@ from typing import Callable, Iterator
 
 from .errors import FundusDataError
 
+__all__: list[str] = []   # internal: nothing here is part of the flat API (fu.<name>)
+
 FOLDER_MODE = 0o755            # mkdtemp makes folders private (0700)
 
 

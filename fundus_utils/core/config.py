@@ -1,6 +1,10 @@
 """Constants shared by the whole course: named once, imported everywhere."""
 from __future__ import annotations
 
+__all__ = ["CLASS_NAMES", "CLASS_PREFIXES", "SUBCLASS_NAMES", "IMAGE_SIZE", "MEAN_RGB",
+    "STD_RGB", "SOURCE_ZIPS", "VALID_XLSX_NAME", "LABELS_CSV_NAME", "PREPARED_MARKER",
+    "SAMPLE_MARKER", "SAMPLE_NOTICE"]
+
 # --- iChallenge-PM layout (as AI Studio dataset 19065 ships it) -------------
 TRAIN_ZIP = "training.zip"
 VALID_ZIP = "validation.zip"
@@ -29,6 +33,7 @@ ENV_DATA = "FUNDUS_DATA"          # explicit source folder
 ENV_WORKDIR = "FUNDUS_WORKDIR"    # where unpacked data and caches go
 ENV_QUICK = "FUNDUS_QUICK"        # "1": quick mode (CI, the README's test command)
 ENV_BUDGET = "FUNDUS_BUDGET"      # "cpu" | "full": the course command's budget
+ENV_RUNS = "FUNDUS_RUNS"          # where each run's checkpoints and results JSON go
 
 # --- preprocessing ----------------------------------------------------------
 IMAGE_SIZE = 224
@@ -48,4 +53,3 @@ SAMPLE_NOTICE = (
     "generated sample set (scikit-image's CC0 fundus photograph with synthetic "
     "findings painted on). Results on it are sample results, not iChallenge-PM results."
 )
-ENV_RUNS = "FUNDUS_RUNS"          # where each run's checkpoints and results JSON go

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 
 from .config import ENV_BUDGET, ENV_QUICK, IMAGE_SIZE
 
+__all__ = ["MODES", "RunSettings", "run_mode", "run_settings", "gpu_available"]
+
 MODES = ("quick", "cpu", "full")
 
 # (epochs, batch size, learning rate) per architecture and mode; image size and subset per mode.
@@ -42,8 +44,14 @@ def run_mode() -> str:
         if budget not in ("cpu", "full"):
             raise ValueError(f"{ENV_BUDGET}: expected 'cpu' or 'full', found {budget!r}")
         return budget
-    from ..engine.runtime import gpu_available   # imports paddle; only needed here
     return "full" if gpu_available() else "cpu"
+
+
+def gpu_available() -> bool:
+    """True when this Paddle build has CUDA and at least one GPU is visible. Taught in 00_data, §1."""
+    import paddle  # only here: ``import fundus_utils`` and the run modes stay Paddle-free otherwise
+
+    return bool(paddle.device.is_compiled_with_cuda()) and paddle.device.cuda.device_count() > 0
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from .config import AISTUDIO_WORK_ROOT, ENV_RUNS, ENV_WORKDIR
 
+__all__ = ["default_workdir", "runs_dir", "display_path"]
+
 PACKAGE_DIR = Path(__file__).resolve().parents[1]     # fundus_utils/
 REPO_DIR = PACKAGE_DIR.parent
 

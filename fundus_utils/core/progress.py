@@ -15,6 +15,8 @@ from tqdm import tqdm as text_tqdm
 
 from .config import ENV_QUICK
 
+__all__ = ["progress"]
+
 T = TypeVar("T")
 
 

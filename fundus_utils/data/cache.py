@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from ..core.progress import progress as progress_bar
 
+from ..core.progress import progress as progress_bar
 from .images import load_rgb
+
+__all__ = ["cached_images"]
 
 CACHE_VERSION = 2   # bump when load_rgb's output changes for the same inputs
 

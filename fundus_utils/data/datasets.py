@@ -14,13 +14,16 @@ import numpy as np
 import paddle
 import paddle.vision.transforms as T
 
-from .cache import cached_images
 from ..core.config import CLASS_NAMES, IMAGE_SIZE
 from ..core.errors import FundusDataError
+from ..core.paths import default_workdir
+from .cache import cached_images
 from .images import to_chw_float
 from .labels import is_image_file, read_labels_csv, training_labels
-from ..core.paths import default_workdir
 from .prepare import PreparedData
+
+__all__ = ["FundusImages", "training_set", "validation_set", "class_folder_set", "make_loader",
+    "make_loaders", "stratified_indices", "RandomSaturation", "train_augmentation"]
 
 
 class FundusImages(paddle.io.Dataset):

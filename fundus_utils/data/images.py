@@ -13,6 +13,8 @@ import numpy as np
 from ..core.config import IMAGE_SIZE, MEAN_RGB, STD_RGB
 from ..core.errors import FundusDataError
 
+__all__ = ["load_rgb", "to_chw_float", "to_display_rgb"]
+
 # cv2 can decode a JPEG at 1/8, 1/4 or 1/2 of its size for a fraction of the cost.
 _REDUCTIONS = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4),
                (2, cv2.IMREAD_REDUCED_COLOR_2), (1, cv2.IMREAD_COLOR))

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..core.config import CLASS_PREFIXES, IMAGE_SUFFIXES, LABEL_COLUMNS
 from ..core.atomic import write_file
+from ..core.config import CLASS_PREFIXES, IMAGE_SUFFIXES, LABEL_COLUMNS
 from ..core.errors import FundusDataError
+
+__all__ = ["is_image_file", "label_from_name", "training_labels", "convert_xlsx_to_csv",
+    "read_labels_csv"]
 
 
 def is_image_file(path: str | Path) -> bool:

@@ -12,17 +12,30 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
-from ..core.progress import progress as progress_bar
 
 from ..core.atomic import building_folder
-from ..core.config import (LABELS_CSV_NAME, NESTED_TRAIN_ZIP, PREPARED_MARKER, SAMPLE_MARKER, SAMPLE_NOTICE,
-                     TRAIN_DIR_NAME, TRAIN_ZIP, VALID_DIR_NAME, VALID_GT_DIR_NAME, VALID_GT_ZIP, VALID_ZIP)
+from ..core.config import (
+    LABELS_CSV_NAME,
+    NESTED_TRAIN_ZIP,
+    PREPARED_MARKER,
+    SAMPLE_MARKER,
+    SAMPLE_NOTICE,
+    TRAIN_DIR_NAME,
+    TRAIN_ZIP,
+    VALID_DIR_NAME,
+    VALID_GT_DIR_NAME,
+    VALID_GT_ZIP,
+    VALID_ZIP,
+)
 from ..core.errors import FundusDataError
+from ..core.paths import default_workdir, display_path
+from ..core.progress import progress as progress_bar
 from .images import read_image_bytes
 from .labels import convert_xlsx_to_csv, training_labels
-from ..core.paths import default_workdir, display_path
 from .source import Source, find_extracted, find_source, inspect_source
 from .unpack import extract_zip, is_junk
+
+__all__ = ["PreparedData", "prepare_data"]
 
 PREPARE_VERSION = 1
 SAMPLE_SIZES = ("default", "full")
@@ -78,7 +91,9 @@ def ensure_sample_source(workdir: Path, size: str = "default", progress: bool = 
     """The generated sample source in ``workdir`` (written on first use, atomically)."""
     if size not in SAMPLE_SIZES:
         raise ValueError(f"sample size must be one of {SAMPLE_SIZES}, got {size!r}")
-    from ..samples.pm import write_sample_source   # numpy/skimage-heavy; only needed here
+    from ..samples.pm import (
+        write_sample_source,  # numpy/skimage-heavy; only needed here
+    )
     folder = workdir / ("sample-source" if size == "default" else "sample-full-source")
     if not sample_is_current(folder):
         shutil.rmtree(folder, ignore_errors=True)

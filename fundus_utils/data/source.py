@@ -9,12 +9,23 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.config import (AISTUDIO_DATA_ROOT, AISTUDIO_DATASET_DIR, ENV_DATA, SAMPLE_MARKER, SOURCE_ZIPS,
-                     TRAIN_DIR_NAME, TRAIN_ZIP, VALID_DIR_NAME, VALID_XLSX_NAME)
+from ..core.config import (
+    AISTUDIO_DATA_ROOT,
+    AISTUDIO_DATASET_DIR,
+    ENV_DATA,
+    SAMPLE_MARKER,
+    SOURCE_ZIPS,
+    TRAIN_DIR_NAME,
+    TRAIN_ZIP,
+    VALID_DIR_NAME,
+    VALID_XLSX_NAME,
+)
 from ..core.errors import FundusDataError
-from .labels import is_image_file
 from ..core.paths import default_workdir, repo_data_dir
+from .labels import is_image_file
 from .unpack import is_junk
+
+__all__ = ["find_source"]
 
 MAX_SEARCH_DEPTH = 4
 

@@ -15,6 +15,8 @@ from pathlib import Path, PurePosixPath
 from ..core.atomic import building_folder
 from ..core.errors import FundusDataError
 
+__all__: list[str] = []   # internal: nothing here is part of the flat API (fu.<name>)
+
 JUNK_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")
 
 

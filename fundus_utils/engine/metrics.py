@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
+__all__ = ["binary_metrics", "multiclass_metrics", "roc_points"]
+
 NAN = float("nan")
 
 

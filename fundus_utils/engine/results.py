@@ -1,22 +1,30 @@
-"""What training runs leave behind, gathered for comparison: results JSONs, histories, Grad-CAM maps.
+"""Each run's results file: written by :func:`fit`, read back for comparison. Taught in 07_compare.
 
 Each architecture notebook trains with ``fit(..., run_name=ARCH)``, which writes
-``runs_dir()/ARCH/results.json``; it also stores Grad-CAM maps of the same reference
-images (:func:`save_gradcam_maps`). The comparison notebook and the course command read
+``runs_dir()/ARCH/results.json``. The comparison notebook and the course command read
 them back here, so no number is ever retyped.
 """
 from __future__ import annotations
 
 import json
+import math
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import paddle
 import pandas as pd
 
+from ..core.atomic import write_file
 from ..core.config import RESULTS_NAME
 from ..core.paths import runs_dir
+from . import runtime
+from .distributed import batch_size_of
+from .epoch import Run
+from .history import History
 
-GRADCAM_NAME = "gradcam.npz"
+__all__ = ["run_dir", "read_results", "load_results", "load_histories"]
+
 TABLE_COLUMNS = {                    # results JSON key -> table column
     "architecture": "arch", "parameters": "params", "flops": "flops", "image_size": "image_size",
     "epochs": "epochs", "seconds_per_epoch": "seconds_per_epoch", "best_epoch": "best_epoch",
@@ -61,32 +69,71 @@ def load_histories(root: str | Path | None = None) -> dict[str, dict]:
     return {r["architecture"]: r["history"] for r in read_results(root) if r.get("history")}
 
 
-def reference_images(dataset, per_class: int = 1) -> tuple[list[np.ndarray], list[str], list[int]]:
-    """The first ``per_class`` images of each class of a (validation) dataset, in a fixed order.
-
-    Every notebook explains the same images, so their Grad-CAM maps can be compared.
-    """
-    chosen = [i for c in sorted(set(dataset.labels.tolist()), reverse=True)
-              for i in np.flatnonzero(dataset.labels == c)[:per_class]]
-    return ([dataset[i][0] for i in chosen], [dataset.names[i] for i in chosen],
-            [int(dataset.labels[i]) for i in chosen])
+def results_file(results_path, run_name) -> Path | None:
+    if results_path is not None:
+        return Path(results_path)
+    if run_name is not None:
+        return runs_dir() / run_name / RESULTS_NAME
+    return None
 
 
-def save_gradcam_maps(model, layer, dataset, run_name: str, root: str | Path | None = None) -> Path:
-    """Grad-CAM maps of ``model`` (at ``layer``) on the reference images, stored with the run."""
-    from ..viz.gradcam import grad_cam
-    images, names, labels = reference_images(dataset)
-    maps = np.stack([grad_cam(model, image, layer) for image in images])
-    path = run_dir(run_name, root) / GRADCAM_NAME
-    np.savez_compressed(path, maps=maps, images=np.stack(images), names=np.array(names), labels=np.array(labels))
-    return path
+def _model_size(net: paddle.nn.Layer, input_shape) -> tuple[int, int | None]:
+    """(parameter count, FLOPs or None): a results file records both."""
+    from .. import inspection
+    params = inspection.count_params(net)
+    try:
+        flops = inspection.count_flops(net, tuple(input_shape))
+    except Exception as error:  # noqa: BLE001 - a FLOPs count must not cost a finished training run
+        print(f"Note: FLOPs not counted ({type(error).__name__}: {error}).")
+        flops = None
+    return int(params), (None if flops is None else int(flops))
 
 
-def load_gradcam_maps(root: str | Path | None = None) -> dict[str, dict]:
-    """``{run name: {"maps", "images", "names", "labels"}}`` of every run that stored Grad-CAM maps."""
-    root = Path(root or runs_dir())
-    out = {}
-    for path in sorted(root.glob(f"*/{GRADCAM_NAME}")):
-        with np.load(path) as data:
-            out[path.parent.name] = {k: data[k] for k in data.files}
-    return out
+def _json_safe(value):
+    """NaN/inf -> None, NumPy scalars/arrays -> Python, recursively (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def write_results(path: Path, *, net, run: Run, history: History, run_name, device: str,
+                   train_loader, input_shape, final_metrics: dict | None) -> None:
+    params, flops = _model_size(net, input_shape)
+    image_shape = run.image_shape or list(input_shape[1:])
+    results = {
+        "architecture": run_name or type(net).__name__,
+        "model_class": type(net).__name__,
+        "parameters": params,
+        "flops": flops,
+        "flops_input_shape": list(input_shape),
+        "epochs": history.epochs,
+        "seconds_per_epoch": float(np.mean(history.seconds)) if history.epochs else None,
+        "monitor": history.monitor,
+        "best_epoch": history.best_epoch,
+        "best_valid_acc": (history.best or {}).get("valid_acc"),
+        "best_valid_auc": (history.best or {}).get("valid_auc"),
+        "final_valid_acc": (history.last or {}).get("valid_acc"),
+        "final_valid_auc": (history.last or {}).get("valid_auc"),
+        "best": history.best,
+        "final": history.last,
+        "final_metrics": {k: v for k, v in (final_metrics or {}).items() if k not in ("probs", "labels")},
+        "device": runtime.device_description(device),
+        "amp": run.amp,
+        "world_size": runtime.world_size(),
+        "paddle_version": paddle.__version__,
+        "data_kind": getattr(getattr(train_loader, "dataset", None), "source_kind", "unknown"),
+        "image_size": image_shape[-1] if image_shape[-1] == image_shape[-2] else image_shape[-2:],
+        "batch_size": batch_size_of(train_loader),
+        "history": history.to_dict(),
+        "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    text = json.dumps(_json_safe(results), indent=2, allow_nan=False)
+    write_file(path, lambda temporary: Path(temporary).write_text(text + "\n", encoding="utf-8"))

@@ -13,6 +13,10 @@ import numpy as np
 import paddle
 import paddle.distributed as dist
 
+from ..core.modes import gpu_available
+
+__all__ = ["set_seed", "pick_device", "world_size", "rank", "is_main_process"]
+
 _state = {"seed": None, "announced": False}
 
 
@@ -69,10 +73,6 @@ def barrier() -> None:
     if is_distributed() and dist.is_initialized():
         dist.barrier()
 
-
-def gpu_available() -> bool:
-    """True when this Paddle build has CUDA and at least one GPU is visible."""
-    return bool(paddle.device.is_compiled_with_cuda()) and paddle.device.cuda.device_count() > 0
 
 
 def _local_gpu_id() -> int:

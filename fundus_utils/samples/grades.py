@@ -40,14 +40,25 @@ from ..core.atomic import building_folder
 from ..core.config import SAMPLE_MARKER
 from ..core.errors import FundusDataError
 from ..core.progress import progress as progress_bar
-from .pm import (encode_jpeg, BASE_DISC, BASE_DISC_RADII, BASE_FOVEA, BASE_FOV_CENTRE, BASE_FOV_RADIUS, SampleImage,
-                     image_rng, render_sample)
+from .pm import (
+    BASE_DISC,
+    BASE_DISC_RADII,
+    BASE_FOV_CENTRE,
+    BASE_FOV_RADIUS,
+    BASE_FOVEA,
+    SampleImage,
+    encode_jpeg,
+    image_rng,
+    render_sample,
+)
+
+__all__ = ["write_graded_sample", "GRADES", "GRADE_NAMES", "GRADED_IMAGE_SIZE", "MICROANEURYSM_RADIUS"]
 
 GENERATOR_VERSION = "1"
 GRADES = (0, 1, 2, 3, 4)
 GRADE_NAMES = ("no DR", "mild NPDR", "moderate NPDR", "severe NPDR", "PDR")
 DEFAULT_PER_GRADE = 12
-DEFAULT_IMAGE_SIZE = (354, 343)          # (width, height): a sixth of iChallenge-PM's 2124 x 2056
+GRADED_IMAGE_SIZE = (354, 343)          # (width, height): a sixth of iChallenge-PM's 2124 x 2056
 MAX_PER_GRADE = 9999                     # four-digit file numbers
 SPLIT_BASE = 100                          # image streams: image_rng(seed, SPLIT_BASE + grade, index)
 GRADES_NOTICE = (
@@ -364,7 +375,7 @@ def is_graded_sample(folder: Path) -> bool:
         return False
 
 
-def render_graded(grade: int, index: int, *, image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE,
+def render_graded(grade: int, index: int, *, image_size: tuple[int, int] = GRADED_IMAGE_SIZE,
                   seed: int = 0) -> tuple[np.ndarray, int]:
     """Image ``index`` (0-based) of ``grade``: (H x W x 3 uint8 RGB, JPEG quality). Its own random stream."""
     rng = image_rng(seed, SPLIT_BASE + grade, index)
@@ -373,7 +384,7 @@ def render_graded(grade: int, index: int, *, image_size: tuple[int, int] = DEFAU
 
 
 def write_graded_sample(out_dir: str | Path, *, per_grade: int = DEFAULT_PER_GRADE,
-                        image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE, seed: int = 0,
+                        image_size: tuple[int, int] = GRADED_IMAGE_SIZE, seed: int = 0,
                         progress: bool = True) -> Path:
     """Write ``per_grade`` JPEGs into each of ``out_dir/0`` … ``out_dir/4``; return ``out_dir``.
 
@@ -399,7 +410,3 @@ def write_graded_sample(out_dir: str | Path, *, per_grade: int = DEFAULT_PER_GRA
         marker = json.dumps(graded_marker(per_grade, size, seed), indent=2, sort_keys=True) + "\n"
         (tmp / SAMPLE_MARKER).write_text(marker, encoding="utf-8")     # last: the folder is complete
     return out_dir
-
-
-__all__ = ["GRADES", "GRADE_NAMES", "GradeFindings", "draw_findings", "paint_grade", "render_graded",
-           "file_names", "graded_marker", "write_graded_sample"]

@@ -38,12 +38,26 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..core.atomic import building_folder
-
-from ..core.config import (CLASS_PREFIXES, LABEL_COLUMNS, NESTED_TRAIN_ZIP, SAMPLE_MARKER, SAMPLE_NOTICE,
-                     SUBCLASS_NAMES, TRAIN_DIR_NAME, TRAIN_ZIP, VALID_DIR_NAME, VALID_GT_DIR_NAME,
-                     VALID_GT_ZIP, VALID_XLSX_NAME, VALID_ZIP)
+from ..core.config import (
+    CLASS_PREFIXES,
+    LABEL_COLUMNS,
+    NESTED_TRAIN_ZIP,
+    SAMPLE_MARKER,
+    SAMPLE_NOTICE,
+    SUBCLASS_NAMES,
+    TRAIN_DIR_NAME,
+    TRAIN_ZIP,
+    VALID_DIR_NAME,
+    VALID_GT_DIR_NAME,
+    VALID_GT_ZIP,
+    VALID_XLSX_NAME,
+    VALID_ZIP,
+)
 from ..core.errors import FundusDataError
 from ..core.progress import progress as progress_bar
+
+__all__ = ["write_sample_source", "render_sample_image", "SAMPLE_ORIGIN", "FULL_IMAGE_SIZE",
+    "FULL_VALID_PM", "FULL_VALID_TOTAL"]
 
 GENERATOR_VERSION = "2"
 SAMPLE_ORIGIN = (
@@ -228,7 +242,7 @@ def _fill_outside(rgb: np.ndarray, inside: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _photograph_rgb() -> np.ndarray:
-    from skimage import data   # imported late: only the generator needs it
+    from skimage import data  # imported late: only the generator needs it
     photo = data.retina()
     photo.setflags(write=False)
     return photo

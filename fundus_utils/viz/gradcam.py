@@ -8,6 +8,7 @@ and divided by its maximum. Works in dygraph on Paddle 2.6 and 3.x.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -15,7 +16,11 @@ import numpy as np
 import paddle
 from paddle import nn
 
+from ..core.paths import runs_dir
+from ..engine.results import run_dir
 from ..inspection import eval_mode, main_output
+
+__all__ = ["grad_cam", "reference_images", "save_gradcam_maps", "load_gradcam_maps"]
 
 PM_CLASS = 1     # index of PM in the binary labels (config.CLASS_NAMES)
 
@@ -97,3 +102,36 @@ def grad_cam(model: nn.Layer, image_chw: Any, layer: nn.Layer | str, target: int
                          "Grad-CAM needs a convolutional feature map [1, C, h, w]")
     gradient = np.zeros_like(activation) if gradient is None else gradient.numpy()[0]
     return _cam_from(activation, gradient, int(batch.shape[2]), int(batch.shape[3]))
+
+
+GRADCAM_NAME = "gradcam.npz"    # beside each run's results.json
+
+
+def reference_images(dataset, per_class: int = 1) -> tuple[list[np.ndarray], list[str], list[int]]:
+    """The first ``per_class`` images of each class of a (validation) dataset, in a fixed order.
+
+    Every notebook explains the same images, so their Grad-CAM maps can be compared.
+    """
+    chosen = [i for c in sorted(set(dataset.labels.tolist()), reverse=True)
+              for i in np.flatnonzero(dataset.labels == c)[:per_class]]
+    return ([dataset[i][0] for i in chosen], [dataset.names[i] for i in chosen],
+            [int(dataset.labels[i]) for i in chosen])
+
+
+def save_gradcam_maps(model, layer, dataset, run_name: str, root: str | Path | None = None) -> Path:
+    """Grad-CAM maps of ``model`` (at ``layer``) on the reference images, stored with the run."""
+    images, names, labels = reference_images(dataset)
+    maps = np.stack([grad_cam(model, image, layer) for image in images])
+    path = run_dir(run_name, root) / GRADCAM_NAME
+    np.savez_compressed(path, maps=maps, images=np.stack(images), names=np.array(names), labels=np.array(labels))
+    return path
+
+
+def load_gradcam_maps(root: str | Path | None = None) -> dict[str, dict]:
+    """``{run name: {"maps", "images", "names", "labels"}}`` of every run that stored Grad-CAM maps."""
+    root = Path(root or runs_dir())
+    out = {}
+    for path in sorted(root.glob(f"*/{GRADCAM_NAME}")):
+        with np.load(path) as data:
+            out[path.parent.name] = {k: data[k] for k in data.files}
+    return out

@@ -31,6 +31,10 @@ from matplotlib.ticker import MaxNLocator
 from ..core.config import CLASS_NAMES
 from ..data.images import to_display_rgb
 
+__all__ = ["PngFigure", "show_images", "show_augmentations", "plot_history", "plot_histories",
+    "plot_confusion", "plot_roc", "plot_gradcam", "plot_filters", "plot_feature_maps",
+    "plot_comparison", "plot_class_balance"]
+
 DISPLAY_DPI = 100
 PNG_MIME = "image/png"
 CELL_INCHES = 2.6            # width and height of one image panel
@@ -54,7 +58,7 @@ class PngFigure(Figure):
 
 
 def _publish_png(png: bytes) -> None:
-    from IPython.display import display   # only ever called from inside IPython
+    from IPython.display import display  # only ever called from inside IPython
     display({PNG_MIME: png}, raw=True)
 
 
@@ -217,7 +221,7 @@ def plot_roc(probs: Any, labels: Any) -> PngFigure:
     Uses :func:`fundus_utils.engine.metrics.roc_points`. With a single class in ``labels``
     the curve is undefined: only the chance line is drawn and the title says why.
     """
-    from ..engine.metrics import roc_points   # imports scikit-learn: only when needed
+    from ..engine.metrics import roc_points  # imports scikit-learn: only when needed
 
     roc = roc_points(_to_numpy(probs).reshape(-1), _to_numpy(labels).reshape(-1))
     fig = _new_figure(4.6, 4.4)
