@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fundus_utils.samples import archive, camera, retina
 from fundus_utils.samples import pm as sample
 from fundus_utils.core.config import (CLASS_PREFIXES, LABEL_COLUMNS, NESTED_TRAIN_ZIP, SAMPLE_MARKER, SAMPLE_NOTICE,
                                  SOURCE_ZIPS, TRAIN_DIR_NAME, TRAIN_ZIP, VALID_DIR_NAME, VALID_GT_DIR_NAME,
@@ -133,10 +134,10 @@ def test_source_layout_matches_the_real_dataset(small_source):
     files = {n for n in outer if not n.endswith("/")}
     assert f"{TRAIN_DIR_NAME}/{NESTED_TRAIN_ZIP}" in files
     assert SAMPLE_MARKER in files
-    assert f"{sample.MACOS_JUNK_DIR}/{TRAIN_DIR_NAME}/._{NESTED_TRAIN_ZIP}" in files
-    annotation_masks = [n for n in files if f"/{sample.DF_ANNOTATION_DIR}/{sample.DISC_MASK_DIR}/" in n]
+    assert f"{archive.MACOS_JUNK_DIR}/{TRAIN_DIR_NAME}/._{NESTED_TRAIN_ZIP}" in files
+    annotation_masks = [n for n in files if f"/{archive.DF_ANNOTATION_DIR}/{archive.DISC_MASK_DIR}/" in n]
     assert annotation_masks and all(re.fullmatch(r".*/[HNP]\d{4}\.bmp", n) for n in annotation_masks)
-    lesion_zip = zip_members(outer[f"{TRAIN_DIR_NAME}/{sample.LESION_ANNOTATION_DIR}.zip"])
+    lesion_zip = zip_members(outer[f"{TRAIN_DIR_NAME}/{archive.LESION_ANNOTATION_DIR}.zip"])
     assert lesion_zip and all(n.endswith("/") or n.endswith(".bmp") for n in lesion_zip)
     # Nothing a loader could mistake for a training photograph sits outside the nested zip.
     assert not [n for n in files if n.lower().endswith(".jpg")]
@@ -152,14 +153,14 @@ def test_source_layout_matches_the_real_dataset(small_source):
     assert sorted(n for n in valid if not n.endswith("/")) == expected
     gt = zip_members(small_source / VALID_GT_ZIP)
     assert f"{VALID_GT_DIR_NAME}/{VALID_XLSX_NAME}" in gt
-    assert any(n.startswith(f"{VALID_GT_DIR_NAME}/{sample.DISC_MASK_DIR}/") and n.endswith(".bmp") for n in gt)
+    assert any(n.startswith(f"{VALID_GT_DIR_NAME}/{archive.DISC_MASK_DIR}/") and n.endswith(".bmp") for n in gt)
 
 
 def test_zip_entries_are_sorted_with_fixed_dates(small_source):
     for name in SOURCE_ZIPS:
         infos = zip_infos(small_source / name)
         assert [i.filename for i in infos] == sorted(i.filename for i in infos)
-        assert {i.date_time for i in infos} == {sample.ZIP_DATE_TIME}
+        assert {i.date_time for i in infos} == {archive.ZIP_DATE_TIME}
 
 
 def decode_mask(data: bytes) -> np.ndarray:
@@ -175,9 +176,9 @@ def test_annotation_masks_mark_the_disc_and_the_atrophy(small_source):
     assert sorted(discs) == ["H0001", "N0001", "P0001"]
     for mask in discs.values():
         assert 0.002 < (mask == 0).mean() < 0.05          # the disc (0): a small part of the image
-    lesions = zip_members(outer[f"{TRAIN_DIR_NAME}/{sample.LESION_ANNOTATION_DIR}.zip"])
+    lesions = zip_members(outer[f"{TRAIN_DIR_NAME}/{archive.LESION_ANNOTATION_DIR}.zip"])
     atrophy = [decode_mask(d) for n, d in lesions.items() if n.endswith(".bmp")]
-    assert len(atrophy) == sample.N_LESION_MASKS
+    assert len(atrophy) == archive.N_LESION_MASKS
     assert all((mask == 0).any() for mask in atrophy)   # every PM image has painted atrophy
 
 
@@ -187,7 +188,7 @@ def test_default_and_full_plans_mirror_the_real_class_mix():
     default = sample.plan_sample()
     assert default.train_counts() == {"H": 4, "N": 24, "P": 32}
     assert (default.valid_pm(), len(default.valid)) == (21, 40)
-    assert default.image_size == sample.DEFAULT_IMAGE_SIZE
+    assert default.image_size == retina.DEFAULT_IMAGE_SIZE
     full = sample.plan_sample(full=True)
     assert full.train_counts() == {"H": 26, "N": 161, "P": 213}
     assert (full.valid_pm(), len(full.valid)) == (211, 400)
@@ -249,7 +250,7 @@ def test_workbook_fovea_sits_on_the_dark_fovea(learn_source):
 def test_fovea_follows_flips_and_the_disc_changes_side():
     size = LEARN_SIZE
     w, h = size
-    rendered = [sample.render_sample("PNH"[i % 3], sample.image_rng(3, 1, i), size) for i in range(36)]
+    rendered = [camera.render_sample("PNH"[i % 3], camera.image_rng(3, 1, i), size) for i in range(36)]
     flipped = [s for s in rendered if s.flipped]
     assert 0.25 < len(flipped) / len(rendered) < 0.75
     for s in rendered:
@@ -262,16 +263,16 @@ def test_fovea_follows_flips_and_the_disc_changes_side():
 
 
 def test_render_sample_image_api():
-    image, fovea = sample.render_sample_image("P", np.random.default_rng(0), TINY)
+    image, fovea = camera.render_sample_image("P", np.random.default_rng(0), TINY)
     assert image.shape == (TINY[1], TINY[0], 3) and image.dtype == np.uint8
     assert 0 < fovea[0] < TINY[0] and 0 < fovea[1] < TINY[1]
     with pytest.raises(FundusDataError):
-        sample.render_sample_image("X", np.random.default_rng(0), TINY)
+        camera.render_sample_image("X", np.random.default_rng(0), TINY)
 
 
 def test_variation_is_drawn_the_same_way_for_every_class():
     # Same stream -> same eye, pose and camera whatever the class; only the findings differ.
-    renders = {k: sample.render_sample(k, sample.image_rng(11, 1, 0), TINY) for k in "HNP"}
+    renders = {k: camera.render_sample(k, camera.image_rng(11, 1, 0), TINY) for k in "HNP"}
     assert len({(r.fovea, r.flipped, r.jpeg_quality) for r in renders.values()}) == 1
     assert renders["P"].severity > 0 and renders["N"].severity == 0
     assert (renders["P"].atrophy_mask() == 0).any() and not (renders["N"].atrophy_mask() == 0).any()
@@ -315,7 +316,7 @@ def test_an_earlier_sample_is_replaced_but_a_foreign_folder_is_not(tmp_path):
 
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
 def test_an_interrupted_write_leaves_no_complete_looking_source(tmp_path, monkeypatch, error):
-    real_jpeg, calls = sample.encode_jpeg, []
+    real_jpeg, calls = archive.encode_jpeg, []
 
     def failing_jpeg(*args, **kwargs):
         calls.append(1)

@@ -40,16 +40,14 @@ from ..core.atomic import building_folder
 from ..core.config import SAMPLE_MARKER
 from ..core.errors import FundusDataError
 from ..core.progress import progress as progress_bar
-from .pm import (
+from .archive import encode_jpeg
+from .camera import SampleImage, image_rng, render_sample
+from .retina import (
     BASE_DISC,
     BASE_DISC_RADII,
     BASE_FOV_CENTRE,
     BASE_FOV_RADIUS,
     BASE_FOVEA,
-    SampleImage,
-    encode_jpeg,
-    image_rng,
-    render_sample,
 )
 
 __all__ = ["write_graded_sample", "GRADES", "GRADE_NAMES", "GRADED_IMAGE_SIZE", "MICROANEURYSM_RADIUS"]
