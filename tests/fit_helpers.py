@@ -95,8 +95,7 @@ def _distributed_main(out: Path) -> None:
     model = TinyCNN(outputs=1)
     train_loader, valid_loader = loaders()
     rank = runtime.rank()
-    history = train.fit(model, train_loader, valid_loader, epochs=3, lr=1e-2, run_name="dist-run",
-                        results_path=out / f"results_rank{rank}.json", checkpoint_dir=out / f"ckpt_rank{rank}")
+    history = train.fit(model, train_loader, valid_loader, epochs=3, lr=1e-2, run_name="dist-run", checkpoints=fu.Checkpointing(out / f"ckpt_rank{rank}"), reporting=fu.Reporting(results_path=out / f"results_rank{rank}.json"))
     np.savez(out / f"weights_rank{rank}.npz", **weights_of(model))
     evaluation = fu.evaluate(model, valid_loader)
     model.eval()

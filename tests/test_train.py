@@ -109,7 +109,7 @@ def test_tuple_output_loss_is_weighted_sum(eval_tuple):
     weights = (1.0, 0.5, 0.25)
     expected = sum(w * _bce(out, data.labels) for w, out in zip(weights, (main, aux1, aux2)))
     frozen = paddle.optimizer.SGD(learning_rate=0.0, parameters=model.parameters())
-    history = _fit(model, whole, whole, epochs=1, optimizer=frozen, aux_weights=weights)
+    history = _fit(model, whole, whole, epochs=1, aux_weights=weights, optimization=fu.Optimization(optimizer=frozen))
     assert history.train_loss[0] == pytest.approx(expected, rel=1e-5)
     assert history.valid_loss[0] == pytest.approx(_bce(main, data.labels), rel=1e-5)  # main head only
 
@@ -125,8 +125,7 @@ def test_resume_gives_same_weights_as_uninterrupted_run(tmp_path):
     def run(epochs, folder, resume=False, seed=0):
         model = _model(seed=seed)  # a fresh model each time, as after a restart
         scheduler = paddle.optimizer.lr.StepDecay(learning_rate=1e-2, step_size=1, gamma=0.7)
-        history = _fit(model, *loaders(), epochs=epochs, scheduler=scheduler,
-                       checkpoint_dir=folder, resume=resume)
+        history = _fit(model, *loaders(), epochs=epochs, optimization=fu.Optimization(scheduler=scheduler), checkpoints=fu.Checkpointing(folder, resume=resume))
         return model, history
 
     straight, straight_history = run(4, tmp_path / "straight")
@@ -144,9 +143,9 @@ def test_resume_gives_same_weights_as_uninterrupted_run(tmp_path):
 
 def test_resume_of_finished_run_trains_nothing(tmp_path):
     first = _model()
-    _fit(first, *loaders(), epochs=2, checkpoint_dir=tmp_path)
+    _fit(first, *loaders(), epochs=2, checkpoints=fu.Checkpointing(tmp_path))
     second = _model(seed=7)
-    history = _fit(second, *loaders(), epochs=2, checkpoint_dir=tmp_path, resume=True)
+    history = _fit(second, *loaders(), epochs=2, checkpoints=fu.Checkpointing(tmp_path, resume=True))
     assert history.epochs == 2
     for name, value in weights_of(first).items():
         np.testing.assert_array_equal(weights_of(second)[name], value)
@@ -154,7 +153,7 @@ def test_resume_of_finished_run_trains_nothing(tmp_path):
 
 def test_checkpoint_files_and_contents(tmp_path):
     model = _model()
-    history = _fit(model, *loaders(), epochs=2, checkpoint_dir=tmp_path, monitor="loss")
+    history = _fit(model, *loaders(), epochs=2, monitor="loss", checkpoints=fu.Checkpointing(tmp_path))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pdckpt", "last.pdckpt"]
     state = fu.load_checkpoint(tmp_path / "last.pdckpt")
     assert state["epoch"] == 2 and state["history"]["train_loss"] == history.train_loss
@@ -168,7 +167,7 @@ def test_checkpoint_files_and_contents(tmp_path):
 
 
 def test_failed_checkpoint_write_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):
-    _fit(_model(), *loaders(), epochs=1, checkpoint_dir=tmp_path)
+    _fit(_model(), *loaders(), epochs=1, checkpoints=fu.Checkpointing(tmp_path))
     last = tmp_path / "last.pdckpt"
     before = last.read_bytes()
 
@@ -181,7 +180,7 @@ def test_failed_checkpoint_write_leaves_previous_checkpoint_intact(tmp_path, mon
 
     monkeypatch.setattr(checkpoints.paddle, "save", crash_midway)
     with pytest.raises(OSError, match="disk full"):
-        _fit(_model(), *loaders(), epochs=2, checkpoint_dir=tmp_path, resume=True)
+        _fit(_model(), *loaders(), epochs=2, checkpoints=fu.Checkpointing(tmp_path, resume=True))
     monkeypatch.undo()
     assert last.read_bytes() == before
     assert fu.load_checkpoint(last)["epoch"] == 1
@@ -190,7 +189,7 @@ def test_failed_checkpoint_write_leaves_previous_checkpoint_intact(tmp_path, mon
 
 def test_temporary_file_is_never_taken_as_checkpoint(tmp_path, capsys):
     tmp_path.joinpath(".last.pdckpt.999.tmp").write_bytes(b"half a checkpoint")
-    history = train.fit(_model(), *loaders(), epochs=1, checkpoint_dir=tmp_path, resume=True)
+    history = train.fit(_model(), *loaders(), epochs=1, checkpoints=fu.Checkpointing(tmp_path, resume=True))
     assert history.epochs == 1
     assert "starting from scratch" in capsys.readouterr().out
 
@@ -218,9 +217,13 @@ def test_grad_scaler_state_survives_a_checkpoint(tmp_path):
     assert restored.loaded["scale"][0] == 1024.0 and restored.loaded["incr_count"] == 3
 
 
-def test_resume_needs_a_checkpoint_dir():
-    with pytest.raises(ValueError, match="checkpoint_dir"):
-        _fit(_model(), *loaders(), epochs=1, resume=True)
+def test_old_flat_keywords_are_refused_with_a_type_error():
+    # fit's options are grouped now: checkpoint_dir=... no longer exists, and resuming without a
+    # folder cannot even be written (Checkpointing needs its folder).
+    with pytest.raises(TypeError, match="checkpoint_dir"):
+        _fit(_model(), *loaders(), epochs=1, checkpoint_dir="x", resume=True)
+    with pytest.raises(TypeError, match="folder"):
+        fu.Checkpointing(resume=True)
 
 
 # --------------------------------------------------------------------------- divergence and options
@@ -238,7 +241,7 @@ def test_grad_clip_limits_the_update():
     def change(grad_clip):
         model = _model(dropout=0.0)
         before = weights_of(model)["fc.weight"]
-        _fit(model, *loaders(n_train=16), epochs=1, lr=1e-2, grad_clip=grad_clip)
+        _fit(model, *loaders(n_train=16), epochs=1, lr=1e-2, optimization=fu.Optimization(grad_clip=grad_clip))
         return np.abs(weights_of(model)["fc.weight"] - before).max()
 
     assert change(1e-12) < 1e-2 * change(None)
@@ -249,21 +252,20 @@ def test_scheduler_and_clip_wiring_with_own_optimizer_is_checked():
     scheduler = paddle.optimizer.lr.StepDecay(learning_rate=0.1, step_size=1)
     plain = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
     with pytest.raises(ValueError, match="learning_rate=scheduler"):
-        _fit(model, *loaders(), epochs=1, optimizer=plain, scheduler=scheduler)
+        _fit(model, *loaders(), epochs=1, optimization=fu.Optimization(optimizer=plain, scheduler=scheduler))
     with pytest.raises(ValueError, match="grad_clip"):
-        _fit(model, *loaders(), epochs=1, optimizer=plain, grad_clip=1.0)
+        _fit(model, *loaders(), epochs=1, optimization=fu.Optimization(optimizer=plain, grad_clip=1.0))
 
 
 def test_scheduler_is_stepped_once_per_epoch():
-    history = _fit(_model(), *loaders(), epochs=3,
-                   scheduler=paddle.optimizer.lr.StepDecay(learning_rate=0.1, step_size=1, gamma=0.5))
+    history = _fit(_model(), *loaders(), epochs=3, optimization=fu.Optimization(scheduler=paddle.optimizer.lr.StepDecay(learning_rate=0.1, step_size=1, gamma=0.5)))
     assert history.lr == pytest.approx([0.1, 0.05, 0.025])
 
 
 def test_amp_request_on_cpu_is_noted_and_ignored(capsys):
     if runtime.gpu_available():
         pytest.fail("this test expects a CPU-only machine")
-    history = train.fit(_model(), *loaders(), epochs=1, amp=True)
+    history = train.fit(_model(), *loaders(), epochs=1, optimization=fu.Optimization(amp=True))
     assert "amp=True ignored" in capsys.readouterr().out
     assert math.isfinite(history.train_loss[0])
 
@@ -272,8 +274,7 @@ def test_single_class_validation_set_does_not_crash(tmp_path):
     train_loader, _ = loaders()
     only_negatives = SeparableSet(20, seed=5)
     only_negatives.labels[:] = 0
-    history = _fit(_model(), train_loader, paddle.io.DataLoader(only_negatives, batch_size=8), epochs=2,
-                   checkpoint_dir=tmp_path)
+    history = _fit(_model(), train_loader, paddle.io.DataLoader(only_negatives, batch_size=8), epochs=2, checkpoints=fu.Checkpointing(tmp_path))
     assert all(math.isnan(v) for v in history.valid_auc)
     assert history.best_epoch == int(np.argmin(history.valid_loss)) + 1  # falls back to the loss
     assert (tmp_path / "best.pdckpt").is_file()
@@ -322,7 +323,7 @@ def test_history_round_trip_and_dataframe():
 def test_results_json_has_the_fields(tmp_path):
     model = _model()
     train_loader, valid_loader = loaders(batch_size=8)
-    history = _fit(model, train_loader, valid_loader, epochs=2, run_name="tiny-cnn", input_shape=(1, 3, 16, 16))
+    history = _fit(model, train_loader, valid_loader, epochs=2, run_name="tiny-cnn", reporting=fu.Reporting(input_shape=(1, 3, 16, 16)))
     path = fu.runs_dir() / "tiny-cnn" / "results.json"
     assert str(path).startswith(str(tmp_path))  # conftest points FUNDUS_RUNS into tmp_path
     results = json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"non-JSON {name}"))
@@ -346,7 +347,7 @@ def test_results_json_has_the_fields(tmp_path):
 
 def test_results_path_overrides_run_name(tmp_path):
     target = tmp_path / "elsewhere" / "r.json"
-    _fit(_model(), *loaders(), epochs=1, run_name="x", results_path=target)
+    _fit(_model(), *loaders(), epochs=1, run_name="x", reporting=fu.Reporting(results_path=target))
     assert json.loads(target.read_text())["architecture"] == "x"
     assert not (fu.runs_dir() / "x").exists()
     assert not list(target.parent.glob(".*"))  # no temporary file left behind
@@ -366,12 +367,12 @@ def test_visualdl_scalars_when_installed(tmp_path, monkeypatch):
             calls.append(("close", None))
 
     monkeypatch.setitem(sys.modules, "visualdl", types.SimpleNamespace(LogWriter=FakeWriter))
-    _fit(_model(), *loaders(), epochs=2, log_dir=tmp_path / "vdl")
+    _fit(_model(), *loaders(), epochs=2, reporting=fu.Reporting(log_dir=tmp_path / "vdl"))
     assert calls[0] == ("open", str(tmp_path / "vdl")) and calls[-1] == ("close", None)
     assert ("train/loss", 1) in calls and ("valid/auc", 2) in calls
 
 
 def test_missing_visualdl_prints_one_note(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "visualdl", None)  # makes `import visualdl` fail
-    _fit(_model(), *loaders(), epochs=2, log_dir=tmp_path / "vdl")
+    _fit(_model(), *loaders(), epochs=2, reporting=fu.Reporting(log_dir=tmp_path / "vdl"))
     assert capsys.readouterr().out.count("VisualDL is not installed") == 1

@@ -24,8 +24,8 @@ class TrainingDiverged(RuntimeError):
         self.epoch, self.step, self.loss_value, self.learning_rate = epoch, step, loss_value, learning_rate
         super().__init__(
             f"training diverged: the loss became {loss_value} at epoch {epoch}, step {step} "
-            f"(learning rate {learning_rate:g}). Lower the learning rate (e.g. lr={learning_rate / 10:g}), "
-            "add grad_clip=1.0, or check the inputs for NaN values. The weights in memory are no "
+            f"(learning rate {learning_rate:g}). Lower the learning rate (Adam trains these networks at "
+            "1e-4 to 1e-3), add optimization=fu.Optimization(grad_clip=1.0), or check the inputs for NaN values. The weights in memory are no "
             "longer usable; the last checkpoint, if any, is intact.")
 
 

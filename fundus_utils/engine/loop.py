@@ -21,7 +21,6 @@ per-epoch report (``logs``) and the results file (``results``).
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import time
 from pathlib import Path
@@ -44,38 +43,33 @@ from .epoch import (
 from .evaluate import evaluate, unwrap
 from .history import MONITOR_DIRECTIONS, NAN, History
 from .logs import format_epoch, log_scalars, open_scalar_writer
+from .options import Checkpointing, Optimization, Reporting
 from .results import results_file, write_results
 
 __all__ = ["fit"]
 
 
 def fit(model: paddle.nn.Layer, train_loader: paddle.io.DataLoader,
-        valid_loader: paddle.io.DataLoader | None, *, epochs: int, optimizer=None, lr: float = 1e-3,
-        scheduler: paddle.optimizer.lr.LRScheduler | None = None, grad_clip: float | None = None,
-        aux_weights: Sequence[float] = (1.0, 0.3, 0.3), amp: bool | None = None,
-        checkpoint_dir: str | os.PathLike | None = None, resume: bool = False, monitor: str = "auc",
-        log_dir: str | os.PathLike | None = None, run_name: str | None = None,
-        results_path: str | os.PathLike | None = None, input_shape: Sequence[int] = (1, 3, 224, 224),
-        verbose: bool = True, seed: int | None = None) -> History:
+        valid_loader: paddle.io.DataLoader | None, *, epochs: int, lr: float = 1e-3,
+        seed: int | None = None, aux_weights: Sequence[float] = (1.0, 0.3, 0.3),
+        run_name: str | None = None, monitor: str = "auc", verbose: bool = True,
+        optimization: Optimization | None = None, checkpoints: Checkpointing | None = None,
+        reporting: Reporting | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs in total, evaluating on ``valid_loader`` after each.
 
-    * ``optimizer``: default ``Adam(learning_rate=lr)``. With ``scheduler`` (an
-      ``paddle.optimizer.lr.LRScheduler``) the default optimizer uses the scheduler as its
-      learning rate and ``lr`` is ignored; a scheduler is stepped once per epoch
-      (``ReduceOnPlateau`` with the validation loss). With your own optimizer, build it with
-      ``learning_rate=scheduler`` and pass the same scheduler here, so that it is stepped and
-      checkpointed, and give it ``grad_clip`` yourself.
-    * ``grad_clip``: clip gradients to this global norm (``ClipGradByGlobalNorm``).
-    * ``amp``: float16 autocast + GradScaler; default on for GPU, off for CPU.
-    * ``checkpoint_dir``/``resume``: see the module docstring; ``epochs`` counts the epochs
-      already in the checkpoint, so ``fit(..., epochs=10, resume=True)`` after 4 trains 6.
-    * ``monitor``: ``"auc"``, ``"acc"`` (higher is better) or ``"loss"`` (lower is better) on
-      the validation set; decides ``best.pdckpt`` and :attr:`History.best_epoch`.
-    * ``log_dir``: VisualDL scalars, when ``visualdl`` is installed.
-    * ``run_name``/``results_path``: write a results JSON to ``results_path``, or to
-      ``runs_dir()/run_name/results.json``; ``input_shape`` is what FLOPs are counted at.
+    Taught in 01_lenet, section 5; every architecture notebook calls it.
+
+    * ``lr``: the learning rate of the default optimizer, ``Adam``.
     * ``seed``: base of the per-epoch seeds; default the checkpoint's seed when resuming,
       else the last :func:`fundus_utils.engine.runtime.set_seed` value, else 0.
+    * ``aux_weights``: loss weights of ``(main, aux1, aux2)`` for models that return three
+      outputs in train mode (GoogLeNet, 04_googlenet).
+    * ``run_name``: write a results JSON to ``runs_dir()/run_name/results.json``.
+    * ``monitor``: ``"auc"``, ``"acc"`` (higher is better) or ``"loss"`` (lower is better) on
+      the validation set; decides :attr:`History.best_epoch` and ``best.pdckpt``.
+    * ``optimization``, ``checkpoints``, ``reporting``: the option groups of
+      :mod:`fundus_utils.engine.options` (optimizer, scheduler, clipping, AMP; checkpoint
+      folder and resuming; results path, FLOPs input shape, VisualDL).
 
     Under ``python -m paddle.distributed.launch`` the model is wrapped in
     ``paddle.DataParallel``, the training batches are split with ``DistributedBatchSampler``
@@ -84,8 +78,11 @@ def fit(model: paddle.nn.Layer, train_loader: paddle.io.DataLoader,
     """
     if monitor not in MONITOR_DIRECTIONS:
         raise ValueError(f"monitor must be one of {sorted(MONITOR_DIRECTIONS)}, got {monitor!r}")
-    if resume and checkpoint_dir is None:
-        raise ValueError("resume=True needs checkpoint_dir (the folder holding last.pdckpt)")
+    opt, report = optimization or Optimization(), reporting or Reporting()
+    checkpoint_dir = checkpoints.folder if checkpoints else None
+    resume = bool(checkpoints and checkpoints.resume)
+    optimizer, scheduler, grad_clip, amp = opt.optimizer, opt.scheduler, opt.grad_clip, opt.amp
+    log_dir, results_path, input_shape = report.log_dir, report.results_path, report.input_shape
     device = runtime.pick_device()
     distributed = runtime.init_distributed()
     main_process = runtime.is_main_process()

@@ -1,0 +1,65 @@
+"""The option groups of :func:`fit`, so that a call reads as what it asks for. Taught in 05_resnet, §6.
+
+``fit(model, train, valid, epochs=8, lr=1e-3, run_name="resnet50")`` is the whole call in most
+notebooks; the groups below are for what only some runs need::
+
+    fu.fit(model, train, valid, epochs=20,
+           optimization=fu.Optimization(scheduler=schedule, grad_clip=1.0),
+           checkpoints=fu.Checkpointing("runs/resnet50/ckpt", resume=True),
+           reporting=fu.Reporting(log_dir="runs/resnet50/vdl"))
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+__all__ = ["Optimization", "Checkpointing", "Reporting"]
+
+DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
+
+
+@dataclass(frozen=True)
+class Optimization:
+    """How the weights are updated.
+
+    * ``optimizer``: default ``Adam(learning_rate=lr)``. With ``scheduler`` (a
+      ``paddle.optimizer.lr.LRScheduler``) the default optimizer uses the scheduler as its
+      learning rate and ``lr`` is ignored; a scheduler is stepped once per epoch
+      (``ReduceOnPlateau`` with the validation loss). With your own optimizer, build it with
+      ``learning_rate=scheduler`` and pass the same scheduler here, so that it is stepped and
+      checkpointed, and give it ``grad_clip`` yourself.
+    * ``grad_clip``: clip gradients to this global norm (``ClipGradByGlobalNorm``).
+    * ``amp``: float16 autocast + GradScaler; default on for GPU, off for CPU.
+    """
+
+    optimizer: Any = None
+    scheduler: Any = None
+    grad_clip: float | None = None
+    amp: bool | None = None
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """``last.pdckpt`` after every epoch and ``best.pdckpt`` (by ``fit``'s ``monitor``) in ``folder``.
+
+    With ``resume=True`` a run continues from ``last.pdckpt`` when it exists; ``epochs``
+    counts the epochs already in the checkpoint, so ``epochs=10`` after 4 trains 6 more.
+    """
+
+    folder: str | os.PathLike
+    resume: bool = False
+
+
+@dataclass(frozen=True)
+class Reporting:
+    """Where a run's numbers go besides the printed epoch lines.
+
+    * ``results_path``: the results JSON (default ``runs_dir()/run_name/results.json``);
+    * ``input_shape``: the input its FLOPs are counted at;
+    * ``log_dir``: VisualDL scalars, when ``visualdl`` is installed.
+    """
+
+    results_path: str | os.PathLike | None = None
+    input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE
+    log_dir: str | os.PathLike | None = None
