@@ -306,7 +306,7 @@ def test_cli_bad_source_is_one_clear_message(tmp_path, capsys):
 
 
 def test_saturation_jitter_stays_within_its_amount():
-    from fundus_utils.data.datasets import LUMA_RGB, RandomSaturation
+    from fundus_utils.data.augment import LUMA_RGB, RandomSaturation
     rng = np.random.default_rng(0)
     rgb = rng.integers(40, 200, (16, 16, 3)).astype(np.uint8)
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from fundus_utils.viz import plots
+from fundus_utils.viz import figures, plots
 from fundus_utils.data.images import to_chw_float
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -60,7 +60,7 @@ def test_plot_returns_one_figure_with_expected_axes_and_saves_png(name, tmp_path
 
 def test_notebook_display_publishes_exactly_one_png_and_no_text(monkeypatch):
     published = []
-    monkeypatch.setattr(plots, "_publish_png", published.append)
+    monkeypatch.setattr(figures, "_publish_png", published.append)
     plots.plot_history(HISTORY)._ipython_display_()
     assert len(published) == 1 and published[0][:8] == PNG_SIGNATURE
 

@@ -1,103 +1,35 @@
-"""Course figures: one matplotlib figure per call, returned to the caller.
-
-Display pattern (one PNG per call, no ``<Figure size ...>`` text for nbval to compare)
---------------------------------------------------------------------------------------
-Every function builds a :class:`PngFigure` directly, without pyplot, so the
-figure never enters pyplot's list of open figures: the inline backend does not
-show it again at the end of the cell and nothing needs closing. ``PngFigure``
-tells IPython how to show itself (``_ipython_display_``): it publishes a single
-``image/png`` output and no ``text/plain`` part. In a notebook, end the cell with
-the call and no semicolon::
-
-    plot_history(history)
-
-For two figures in one cell, ``display(plot_roc(...))`` then ``plot_confusion(...)``.
-Outside Jupyter, save it: ``plot_history(history).savefig("history.png")``.
-The pixels are rendered here as PNG whatever the inline backend's format is, so
-no SVG (which nbval would compare) is ever emitted.
+"""Course plots: one matplotlib figure per call (a :class:`~fundus_utils.viz.figures.PngFigure`),
+returned to the caller, so nbval compares nothing but a PNG. See ``figures`` for the display pattern.
 """
 from __future__ import annotations
 
-import io
-import math
 from collections.abc import Mapping
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..core.config import CLASS_NAMES
-from ..data.images import to_display_rgb
+from .figures import (
+    CELL_INCHES,
+    DEFAULT_NCOLS,
+    PngFigure,
+    displayable,
+    grid,
+    new_figure,
+    show_panel,
+    to_numpy,
+)
 
-__all__ = ["PngFigure", "show_images", "show_augmentations", "plot_history", "plot_histories",
+__all__ = ["show_images", "show_augmentations", "plot_history", "plot_histories",
     "plot_confusion", "plot_roc", "plot_gradcam", "plot_filters", "plot_feature_maps",
     "plot_comparison", "plot_class_balance"]
 
-DISPLAY_DPI = 100
-PNG_MIME = "image/png"
-CELL_INCHES = 2.6            # width and height of one image panel
 COMPARISON_REQUIRED = ("arch", "params", "seconds_per_epoch")
 COMPARISON_METRICS = {"best_valid_acc": "best validation accuracy", "best_valid_auc": "best validation AUC"}
 COMPARISON_MARKERS = {"best_valid_acc": "o", "best_valid_auc": "s"}
 GRADCAM_CMAP = "jet"
-DEFAULT_NCOLS = 4
-
-
-class PngFigure(Figure):
-    """A matplotlib Figure that IPython displays as exactly one PNG (and no text)."""
-
-    def png_bytes(self) -> bytes:
-        buffer = io.BytesIO()
-        self.savefig(buffer, format="png", dpi=DISPLAY_DPI, bbox_inches="tight")
-        return buffer.getvalue()
-
-    def _ipython_display_(self) -> None:
-        _publish_png(self.png_bytes())
-
-
-def _publish_png(png: bytes) -> None:
-    from IPython.display import display  # only ever called from inside IPython
-    display({PNG_MIME: png}, raw=True)
-
-
-def _new_figure(width: float, height: float) -> PngFigure:
-    return PngFigure(figsize=(width, height), layout="constrained")
-
-
-def _grid(count: int, ncols: int) -> tuple[int, int]:
-    ncols = max(1, min(ncols, count))
-    return math.ceil(count / ncols), ncols
-
-
-def _to_numpy(value: Any) -> np.ndarray:
-    """numpy array from an array, a list or a paddle Tensor (without importing paddle)."""
-    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
-        value = value.numpy()
-    return np.asarray(value)
-
-
-def _displayable(image: Any) -> np.ndarray:
-    """HWC uint8, HWC float in [0, 1], HW grey, or a CHW normalised network input -> imshow array."""
-    array = _to_numpy(image)
-    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
-        array = to_display_rgb(array) if array.shape[0] == 3 else array[0]
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.dtype != np.uint8:
-        array = np.clip(array.astype(np.float32), 0.0, 1.0)
-    return array
-
-
-def _show_panel(ax, image: Any, title: Any = None) -> None:
-    array = _displayable(image)
-    ax.imshow(array, cmap="gray" if array.ndim == 2 else None)
-    ax.set_axis_off()
-    if title is not None:
-        ax.set_title(str(title), fontsize=9)
-
-
 def show_images(images: Sequence[Any], titles: Sequence[Any] | None = None,
                 ncols: int = DEFAULT_NCOLS) -> PngFigure:
     """Grid of images with optional titles (one axes per image).
@@ -110,10 +42,10 @@ def show_images(images: Sequence[Any], titles: Sequence[Any] | None = None,
         raise ValueError("show_images needs at least one image")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
-    nrows, ncols = _grid(len(images), ncols)
-    fig = _new_figure(CELL_INCHES * ncols, CELL_INCHES * nrows)
+    nrows, ncols = grid(len(images), ncols)
+    fig = new_figure(CELL_INCHES * ncols, CELL_INCHES * nrows)
     for index, image in enumerate(images):
-        _show_panel(fig.add_subplot(nrows, ncols, index + 1), image,
+        show_panel(fig.add_subplot(nrows, ncols, index + 1), image,
                     None if titles is None else titles[index])
     return fig
 
@@ -162,7 +94,7 @@ def plot_history(history: Any) -> PngFigure:
     valid_loss, valid_acc, valid_auc`` (``fundus_utils.engine.loop.History``) or a dict
     with those keys; a missing series is left out (``train_auc`` is drawn if present).
     """
-    fig = _new_figure(13, 3.6)
+    fig = new_figure(13, 3.6)
     loss_ax, acc_ax, auc_ax = fig.subplots(1, 3)
     _plot_curves(loss_ax, history, ("train_loss", "valid_loss"), "loss")
     _plot_curves(acc_ax, history, ("train_acc", "valid_acc"), "accuracy")
@@ -177,7 +109,7 @@ def plot_histories(histories: Mapping[str, Any], keys: Sequence[str] = ("valid_a
     ``histories``: ``{run name: History or history dict}`` (e.g. ``fu.load_histories()``);
     ``labels``: optional legend text per run name.
     """
-    fig = _new_figure(6 * len(keys), 4)
+    fig = new_figure(6 * len(keys), 4)
     axes = np.atleast_1d(fig.subplots(1, len(keys)))
     for ax, key in zip(axes, keys):
         for name, history in histories.items():
@@ -192,7 +124,7 @@ def plot_histories(histories: Mapping[str, Any], keys: Sequence[str] = ("valid_a
 
 def plot_confusion(confusion: Any, class_names: Sequence[str] | None = CLASS_NAMES) -> PngFigure:
     """Confusion matrix heat map with counts; rows = true class, columns = predicted (K x K)."""
-    matrix = _to_numpy(confusion)
+    matrix = to_numpy(confusion)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"expected a square K x K confusion matrix, got shape {matrix.shape}")
     size = matrix.shape[0]
@@ -200,7 +132,7 @@ def plot_confusion(confusion: Any, class_names: Sequence[str] | None = CLASS_NAM
     if len(names) != size:
         raise ValueError(f"got {len(names)} class names for a {size} x {size} matrix; "
                          "pass class_names (or None for indices)")
-    fig = _new_figure(1.2 * size + 2.4, 1.2 * size + 1.8)
+    fig = new_figure(1.2 * size + 2.4, 1.2 * size + 1.8)
     ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues", vmin=0)
     threshold = matrix.max() / 2 if matrix.size else 0
@@ -223,8 +155,8 @@ def plot_roc(probs: Any, labels: Any) -> PngFigure:
     """
     from ..engine.metrics import roc_points  # imports scikit-learn: only when needed
 
-    roc = roc_points(_to_numpy(probs).reshape(-1), _to_numpy(labels).reshape(-1))
-    fig = _new_figure(4.6, 4.4)
+    roc = roc_points(to_numpy(probs).reshape(-1), to_numpy(labels).reshape(-1))
+    fig = new_figure(4.6, 4.4)
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
     if roc["note"]:
@@ -242,16 +174,16 @@ def plot_roc(probs: Any, labels: Any) -> PngFigure:
 
 def plot_gradcam(image: Any, cam: Any, title: str | None = None, alpha: float = 0.45) -> PngFigure:
     """The image and the Grad-CAM map laid over it (2 axes); ``cam`` is resized if needed."""
-    picture = _displayable(image)
-    heat = _to_numpy(cam).astype(np.float32)
+    picture = displayable(image)
+    heat = to_numpy(cam).astype(np.float32)
     height, width = picture.shape[:2]
     if heat.shape != (height, width):
         import cv2
         heat = cv2.resize(heat, (width, height), interpolation=cv2.INTER_LINEAR)
-    fig = _new_figure(2 * CELL_INCHES + 1, CELL_INCHES + 0.4)
+    fig = new_figure(2 * CELL_INCHES + 1, CELL_INCHES + 0.4)
     image_ax, overlay_ax = fig.subplots(1, 2)
-    _show_panel(image_ax, picture, "image")
-    _show_panel(overlay_ax, picture, "Grad-CAM")
+    show_panel(image_ax, picture, "image")
+    show_panel(overlay_ax, picture, "Grad-CAM")
     overlay_ax.imshow(heat, cmap=GRADCAM_CMAP, alpha=alpha, vmin=0.0, vmax=1.0)
     if title:
         fig.suptitle(title)
@@ -268,7 +200,7 @@ def plot_filters(conv_weight: Any, max_filters: int = 64, ncols: int = 8) -> Png
 
     Each filter is rescaled to [0, 1] on its own; one axes per filter (at most ``max_filters``).
     """
-    weights = _to_numpy(conv_weight).astype(np.float32)
+    weights = to_numpy(conv_weight).astype(np.float32)
     if weights.ndim != 4:
         raise ValueError(f"expected a conv weight [out, in, kh, kw], got shape {weights.shape}")
     filters = weights[:max_filters]
@@ -276,8 +208,8 @@ def plot_filters(conv_weight: Any, max_filters: int = 64, ncols: int = 8) -> Png
         panels = [_rescaled(f.transpose(1, 2, 0)) for f in filters]
     else:
         panels = [_rescaled(f.mean(axis=0)) for f in filters]
-    nrows, ncols = _grid(len(panels), ncols)
-    fig = _new_figure(1.1 * ncols, 1.1 * nrows + 0.4)
+    nrows, ncols = grid(len(panels), ncols)
+    fig = new_figure(1.1 * ncols, 1.1 * nrows + 0.4)
     for index, panel in enumerate(panels):
         ax = fig.add_subplot(nrows, ncols, index + 1)
         ax.imshow(panel, cmap="gray" if panel.ndim == 2 else None, interpolation="nearest")
@@ -288,14 +220,14 @@ def plot_filters(conv_weight: Any, max_filters: int = 64, ncols: int = 8) -> Png
 
 def plot_feature_maps(maps: Any, max_maps: int = 16, ncols: int = 8) -> PngFigure:
     """Feature maps ``[C, H, W]`` (or ``[1, C, H, W]``), one axes per channel up to ``max_maps``."""
-    array = _to_numpy(maps).astype(np.float32)
+    array = to_numpy(maps).astype(np.float32)
     if array.ndim == 4 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 3:
         raise ValueError(f"expected feature maps [C, H, W] or [1, C, H, W], got shape {array.shape}")
     shown = array[:max_maps]
-    nrows, ncols = _grid(len(shown), ncols)
-    fig = _new_figure(1.6 * ncols, 1.6 * nrows + 0.4)
+    nrows, ncols = grid(len(shown), ncols)
+    fig = new_figure(1.6 * ncols, 1.6 * nrows + 0.4)
     for index, channel in enumerate(shown):
         ax = fig.add_subplot(nrows, ncols, index + 1)
         ax.imshow(channel, cmap="viridis")
@@ -330,7 +262,7 @@ def plot_comparison(results_table: pd.DataFrame) -> PngFigure:
     if missing or not metrics:
         raise ValueError(f"results table needs columns {list(COMPARISON_REQUIRED)} and one of "
                          f"{list(COMPARISON_METRICS)}; it has {list(results_table.columns)}")
-    fig = _new_figure(11, 4.2)
+    fig = new_figure(11, 4.2)
     params_ax, time_ax = fig.subplots(1, 2, sharey=True)
     _scatter_metrics(params_ax, results_table, "params", "parameters", metrics)
     _scatter_metrics(time_ax, results_table, "seconds_per_epoch", "seconds per epoch", metrics)
@@ -349,7 +281,7 @@ def plot_class_balance(counts: Mapping[str, Any] | pd.Series | pd.DataFrame) -> 
     table = counts if isinstance(counts, pd.DataFrame) else pd.DataFrame(
         counts if any(isinstance(value, Mapping) for value in dict(counts).values())
         else {"images": dict(counts)})
-    fig = _new_figure(max(4.0, 1.3 * len(table.index) * len(table.columns)), 3.6)
+    fig = new_figure(max(4.0, 1.3 * len(table.index) * len(table.columns)), 3.6)
     ax = fig.subplots()
     width = 0.8 / len(table.columns)
     positions = np.arange(len(table.index))
@@ -366,12 +298,3 @@ def plot_class_balance(counts: Mapping[str, Any] | pd.Series | pd.DataFrame) -> 
     return fig
 
 
-def configure_inline_png() -> None:
-    """Make the notebook's own pyplot figures PNG (never SVG); does nothing outside IPython."""
-    try:
-        from IPython import get_ipython
-        from matplotlib_inline.backend_inline import set_matplotlib_formats
-    except ImportError:
-        return
-    if get_ipython() is not None:
-        set_matplotlib_formats("png")
