@@ -6,9 +6,13 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+# The repo root (for fundus_utils) and tests/ itself (for the shared helpers source_fixtures and
+# fit_helpers, imported as top-level modules by test files in the tests/<area>/ sub-folders).
+for folder in (TESTS, REPO):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 from fundus_utils.core.config import ENV_BUDGET, ENV_DATA, ENV_QUICK, ENV_RUNS, ENV_WORKDIR  # noqa: E402
 from source_fixtures import SourceSpec  # noqa: E402

@@ -87,6 +87,20 @@ def weights_of(model: paddle.nn.Layer) -> dict[str, np.ndarray]:
     return {name: value.numpy().copy() for name, value in model.state_dict().items()}
 
 
+def seeded_model(outputs: int = 1, dropout: float = 0.2, seed: int = 0) -> TinyCNN:
+    """A TinyCNN built right after ``set_seed(seed)``: the same weights for the same seed."""
+    from fundus_utils.engine import runtime
+    runtime.set_seed(seed)
+    return TinyCNN(outputs=outputs, dropout=dropout)
+
+
+def quiet_fit(model, train_loader, valid_loader, **kwargs):
+    """``fit`` without its per-epoch printing unless ``verbose=`` is passed."""
+    from fundus_utils.engine import loop
+    kwargs.setdefault("verbose", False)
+    return loop.fit(model, train_loader, valid_loader, **kwargs)
+
+
 def _distributed_main(out: Path) -> None:
     import fundus_utils as fu
     from fundus_utils.engine import loop as train, runtime

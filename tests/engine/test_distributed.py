@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-HELPER = Path(__file__).resolve().parent / "fit_helpers.py"
+HELPER = Path(__file__).resolve().parents[1] / "fit_helpers.py"   # tests/fit_helpers.py
 TIMING = ("seconds", "images_per_s")
 
 

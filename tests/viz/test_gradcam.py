@@ -1,4 +1,4 @@
-"""Grad-CAM on constructed networks whose decisive image region is known."""
+"""Grad-CAM on constructed networks whose decisive image region is known; the reference images."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import paddle
 import pytest
 from paddle import nn
 
-from fundus_utils.viz.gradcam import grad_cam
+from fundus_utils.viz.gradcam import grad_cam, reference_images
 
 SIZE = 32
 RED_BOX = (slice(2, 12), slice(2, 12))        # rows, columns of a red square (top left)
@@ -112,3 +112,14 @@ def test_unknown_layer_name_and_non_map_layer_are_refused():
         grad_cam(model, two_squares(), "head")
     with pytest.raises(ValueError, match="CHW"):
         grad_cam(model, two_squares()[None], "pool")
+
+
+def test_reference_images_take_the_first_of_each_class_pm_first():
+    class Toy:
+        labels = np.array([0, 0, 1, 1])
+        names = ["n1", "n2", "p1", "p2"]
+
+        def __getitem__(self, i):
+            return np.full((3, 2, 2), i, np.float32), self.labels[i]
+    images, names, labels = reference_images(Toy())
+    assert names == ["p1", "n1"] and labels == [1, 0] and images[0][0, 0, 0] == 2

@@ -1,0 +1,32 @@
+"""fundus_utils.core.modes: the run mode from the environment, and each mode's settings."""
+from __future__ import annotations
+
+import pytest
+
+from fundus_utils.core.config import ENV_BUDGET, ENV_QUICK
+from fundus_utils.core.modes import MODES, run_mode, run_settings
+
+
+def test_run_mode_from_environment(monkeypatch):
+    monkeypatch.setenv(ENV_QUICK, "1")
+    monkeypatch.setenv(ENV_BUDGET, "full")
+    assert run_mode() == "quick"                       # quick wins: the tests must stay quick
+    monkeypatch.delenv(ENV_QUICK)
+    assert run_mode() == "full"
+    monkeypatch.setenv(ENV_BUDGET, "cpu")
+    assert run_mode() == "cpu"
+    monkeypatch.setenv(ENV_BUDGET, "huge")
+    with pytest.raises(ValueError, match="FUNDUS_BUDGET: expected 'cpu' or 'full', found 'huge'"):
+        run_mode()
+    monkeypatch.delenv(ENV_BUDGET)
+    assert run_mode() == "cpu"                         # this machine has no GPU
+
+
+def test_run_settings_per_mode():
+    quick, cpu, full = (run_settings("vgg16", m) for m in MODES)
+    assert (quick.image_size, cpu.image_size, full.image_size) == (64, 128, 224)
+    assert quick.epochs <= cpu.epochs <= full.epochs
+    assert (quick.sample, full.sample) == ("default", "full")
+    assert "1 epoch(s)" in quick.describe() and "64x64 px" in quick.describe()
+    with pytest.raises(ValueError, match="arch: expected one of"):
+        run_settings("transformer", "quick")

@@ -1,0 +1,43 @@
+"""fundus_utils.engine.evaluate: probabilities, accuracy and metrics for each kind of head."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from fit_helpers import loaders, quiet_fit, seeded_model
+
+import fundus_utils as fu
+from fundus_utils.engine.metrics import binary_metrics
+
+
+def test_multiclass_head_uses_softmax_and_argmax():
+    model = seeded_model(outputs=3)
+    train_loader, valid_loader = loaders(num_classes=3, n_train=150, n_valid=60)
+    history = quiet_fit(model, train_loader, valid_loader, epochs=5, lr=2e-2)
+    assert history.valid_acc[-1] > 0.9
+    result = fu.evaluate(model, valid_loader)
+    assert result["probs"].shape == (60, 3)
+    np.testing.assert_allclose(result["probs"].sum(axis=1), 1.0, rtol=1e-5)
+    assert result["accuracy"] == pytest.approx(np.mean(result["probs"].argmax(1) == result["labels"]))
+    assert len(result["per_class_recall"]) == 3 and np.shape(result["confusion"]) == (3, 3)
+    assert math.isfinite(history.valid_auc[-1])
+
+
+def test_two_logit_head_reports_binary_metrics():
+    model = seeded_model(outputs=2)
+    history = quiet_fit(model, *loaders(), epochs=3, lr=1e-2)
+    result = fu.evaluate(model, loaders()[1])
+    assert result["probs"].shape == (37, 2)
+    assert result["auc"] == pytest.approx(history.valid_auc[-1])
+    expected = binary_metrics(result["probs"][:, 1], result["labels"])
+    assert result["sensitivity"] == expected["sensitivity"]
+
+
+def test_binary_accuracy_thresholds_sigmoid_not_index_zero():
+    model = seeded_model()
+    quiet_fit(model, *loaders(), epochs=3, lr=1e-2)
+    result = fu.evaluate(model, loaders()[1])
+    assert result["probs"].ndim == 1
+    assert result["accuracy"] == pytest.approx(np.mean((result["probs"] >= 0.5) == result["labels"]))
+    assert result["accuracy"] != pytest.approx(np.mean(result["labels"] == 0))
