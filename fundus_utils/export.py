@@ -40,6 +40,8 @@ def export_model(model: nn.Layer, out_dir: str | Path, image_size: int = IMAGE_S
                  class_names: Sequence[str] = CLASS_NAMES) -> Path:
     """Save ``model`` as an inference model in ``out_dir`` and return that folder.
 
+    Taught in 01_lenet, §6.7, and 07_compare, §4.
+
     The input is declared as ``[None, 3, image_size, image_size]`` float32 (any
     batch size). The model is traced in eval mode (BatchNorm statistics and
     Dropout frozen); its train/eval flags are restored afterwards.
@@ -97,6 +99,8 @@ def _check_program_format(model_dir: Path) -> None:
 def load_exported(model_dir: str | Path) -> nn.Layer:
     """Load an exported model (``paddle.jit.load``), in eval mode.
 
+    Not used in the notebooks; used by fu.predict.
+
     Paddle 3.x writes its program as ``model.json`` (PIR), 2.6 as ``model.pdmodel``;
     neither version reads the other's by default, and the error says what to do.
     """
@@ -147,6 +151,8 @@ def _predict_one(model: nn.Layer, path: str, image_size: int, class_names: Seque
 def predict(model_dir_or_layer: str | Path | nn.Layer, image_paths: Sequence[str | Path],
             image_size: int | None = None, class_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Predict each image file; one dict per path, in order.
+
+    Taught in 01_lenet, §6.7, and 07_compare, §4.
 
     ``{"path", "pm_probability"}`` for a 1-logit binary model (sigmoid of the
     logit); for K logits ``{"path", "probabilities", "predicted_class"}`` (softmax)

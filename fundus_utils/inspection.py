@@ -166,13 +166,18 @@ def _raise_if_failed(recording: _Recording) -> None:
 # --- public API -------------------------------------------------------------
 
 def count_params(model: nn.Layer, trainable_only: bool = False) -> int:
-    """Number of parameter values (shared parameters counted once)."""
+    """Number of parameter values (shared parameters counted once).
+
+    Taught in 01_lenet, §2 and §3.
+    """
     return sum(math.prod(p.shape) for p in model.parameters()
                if not (trainable_only and p.stop_gradient))
 
 
 def shape_walk(model: nn.Layer, input_shape: Sequence[int], *, depth: int | None = None) -> pd.DataFrame:
     """One row per layer call, in execution order: ``layer, type, output_shape, params``.
+
+    Taught in 01_lenet, §3.
 
     ``layer`` is the dotted name from ``named_sublayers()``. With ``depth=None`` the
     rows are the leaf layers; with ``depth=k`` each sub-tree below nesting level ``k``
@@ -215,6 +220,8 @@ def shape_walk(model: nn.Layer, input_shape: Sequence[int], *, depth: int | None
 def format_shape_walk(table: pd.DataFrame, model: nn.Layer | None = None) -> str:
     """Deterministic text for a :func:`shape_walk` table, with totals when ``model`` is given.
 
+    Taught in 05_resnet, §3.
+
     The text does not depend on pandas display options; the error line (if any) names the failing
     layer and its input shape only, so the text is the same on Paddle 2.6 and 3.x
     (their error messages differ; the full first line is in ``table.attrs["error"]``).
@@ -245,12 +252,17 @@ def _text_table(table: pd.DataFrame) -> str:
 
 
 def print_shape_walk(model: nn.Layer, input_shape: Sequence[int], *, depth: int | None = None) -> None:
-    """Print :func:`shape_walk` as plain text followed by the parameter totals."""
+    """Print :func:`shape_walk` as plain text followed by the parameter totals.
+
+    Taught in 01_lenet, §3.
+    """
     print(format_shape_walk(shape_walk(model, input_shape, depth=depth), model))
 
 
 def activation_memory(model: nn.Layer, input_shape: Sequence[int], dtype_bytes: int = FLOAT32_BYTES) -> int:
     """Bytes of all leaf-layer outputs for one forward pass on a batch of ``input_shape``.
+
+    Taught in 03_vgg, §3.
 
     A rough estimate of what training keeps for backpropagation (every layer's
     output, a layer called twice counted twice); it ignores in-place operations,
@@ -324,6 +336,8 @@ def _layer_flops(layer: nn.Layer, inputs: tuple, output: Any) -> int:
 
 def count_flops(model: nn.Layer, input_shape: Sequence[int]) -> int:
     """FLOPs of one forward pass on a batch of ``input_shape`` (batch included), eval mode.
+
+    Taught in 01_lenet, §3.
 
     Convention (the one ``paddle.flops`` uses on Paddle 2.6, so the numbers agree):
     one multiply-accumulate counts as 1 FLOP, i.e. FLOPs = MACs; double the

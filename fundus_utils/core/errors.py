@@ -4,4 +4,7 @@ __all__ = ["FundusDataError"]
 
 
 class FundusDataError(ValueError):
-    """Bad or missing input data. The message names the file, what was expected and what was found."""
+    """Bad or missing input data. The message names the file, what was expected and what was found.
+
+    Taught in 00_data, §2 and §6.2.
+    """

@@ -36,7 +36,11 @@ _SAMPLE = {"quick": "default", "cpu": "default", "full": "full"}
 
 
 def run_mode() -> str:
-    """``quick`` if FUNDUS_QUICK=1; else FUNDUS_BUDGET (cpu/full) if set; else ``full`` on a GPU, ``cpu`` without."""
+    """``quick`` if FUNDUS_QUICK=1; else FUNDUS_BUDGET (cpu/full) if set; else ``full`` on a GPU,
+    ``cpu`` without.
+
+    Not used in the notebooks; used by fu.run_settings.
+    """
     if os.environ.get(ENV_QUICK) == "1":
         return "quick"
     budget = os.environ.get(ENV_BUDGET, "").strip().lower()
@@ -48,7 +52,10 @@ def run_mode() -> str:
 
 
 def gpu_available() -> bool:
-    """True when this Paddle build has CUDA and at least one GPU is visible. Taught in 00_data, §1."""
+    """True when this Paddle build has CUDA and at least one GPU is visible.
+
+    Taught in 07_compare, §5.
+    """
     import paddle  # only here: ``import fundus_utils`` and the run modes stay Paddle-free otherwise
 
     return bool(paddle.device.is_compiled_with_cuda()) and paddle.device.cuda.device_count() > 0
@@ -56,7 +63,10 @@ def gpu_available() -> bool:
 
 @dataclass(frozen=True)
 class RunSettings:
-    """The knobs of one training run."""
+    """The knobs of one training run.
+
+    Not used in the notebooks; fu.run_settings returns one (``SETTINGS``).
+    """
     arch: str
     mode: str
     epochs: int
@@ -74,7 +84,11 @@ class RunSettings:
 
 
 def run_settings(arch: str, mode: str | None = None) -> RunSettings:
-    """Default settings of ``arch`` (lenet, alexnet, vgg16, googlenet, resnet18, resnet50, convmixer)."""
+    """Default settings of ``arch`` (lenet, alexnet, vgg16, googlenet, resnet18, resnet50,
+    convmixer).
+
+    Taught in 00_data, setup cells (before §1), and 03_vgg, §6.
+    """
     mode = mode or run_mode()
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, found {mode!r}")

@@ -28,6 +28,8 @@ def repo_data_dir() -> Path | None:
 def default_workdir() -> Path:
     """A writable folder for unpacked data and caches.
 
+    Taught in 06_convmixer, §5, and 07_compare, §5.
+
     ``FUNDUS_WORKDIR`` if set; on AI Studio ``/home/aistudio/work/fundus_data``
     (the ``data/`` mounts there are read-only); in a checkout ``data/work``;
     otherwise ``~/.cache/fundus_utils``.
@@ -45,6 +47,8 @@ def default_workdir() -> Path:
 def runs_dir() -> Path:
     """Folder holding one sub-folder per training run (checkpoints, results JSON).
 
+    Taught in 07_compare, §1.
+
     ``FUNDUS_RUNS`` if set; otherwise ``runs/`` beside the work folder's data.
     """
     if os.environ.get(ENV_RUNS):
@@ -53,7 +57,10 @@ def runs_dir() -> Path:
 
 
 def display_path(path: str | Path) -> str:
-    """``path`` relative to the repository when inside it (stable across checkouts), else absolute."""
+    """``path`` relative to the repository when inside it (stable across checkouts), else absolute.
+
+    Taught in 00_data, §3.
+    """
     path = Path(path)
     try:
         return str(path.resolve().relative_to(REPO_DIR))

@@ -26,7 +26,10 @@ def _widgets_ok() -> bool:
 
 def progress(iterable: Iterable[T] | None = None, *, desc: str = "", total: int | None = None,
              disable: bool = False, leave: bool = False, **kwargs) -> text_tqdm:
-    """A tqdm bar: a widget in notebooks (normal mode), text on stderr otherwise."""
+    """A tqdm bar: a widget in notebooks (normal mode), text on stderr otherwise.
+
+    Not used in the notebooks; draws the bars of fu.fit, fu.prepare_data and the image cache.
+    """
     if _widgets_ok():
         from tqdm.auto import tqdm as auto_tqdm
         return auto_tqdm(iterable, desc=desc, total=total, disable=disable, leave=leave, **kwargs)

@@ -1,6 +1,6 @@
-"""Training-time augmentation, and the saturation jitter Paddle's ``ColorJitter`` gets wrong on NumPy
-images (it draws a second random factor and uses BGR weights). Taught in 00_data, section 6, and
-02_alexnet (with vs without augmentation)."""
+"""Training-time augmentation, and the saturation jitter Paddle's ``ColorJitter`` gets wrong on
+NumPy images (it draws a second random factor and uses BGR weights). Taught in 00_data, §7, and
+02_alexnet, §1 and §4 (with vs without augmentation)."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +15,10 @@ LUMA_RGB = np.array([0.299, 0.587, 0.114], np.float32)   # ITU-R BT.601 weights,
 
 
 class RandomSaturation:
-    """Scale colour saturation of an RGB uint8 image by one factor drawn from [1 - amount, 1 + amount].
+    """Scale colour saturation of an RGB uint8 image by one factor drawn from
+    [1 - amount, 1 + amount].
+
+    Taught in 00_data, §7.
 
     Written here because ``paddle.vision.transforms.ColorJitter(saturation=s)`` is wrong on
     NumPy images (Paddle 2.6.2 and 3.3.1): its ``adjust_saturation`` draws a *second* random
@@ -34,7 +37,11 @@ class RandomSaturation:
 
 
 def train_augmentation(image_size: int = IMAGE_SIZE) -> T.Compose:
-    """Training augmentation on uint8 HWC images: flip (left/right eye), small rotation, crop/scale, colour."""
+    """Training augmentation on uint8 HWC images: flip (left/right eye), small rotation,
+    crop/scale, colour.
+
+    Taught in 00_data, §7, and 02_alexnet, §1.
+    """
     return T.Compose([
         T.RandomHorizontalFlip(),
         T.RandomRotation(15),

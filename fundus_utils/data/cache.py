@@ -40,7 +40,10 @@ def cache_path(cache_dir: Path, split: str, paths: Sequence[Path], size: int) ->
 
 def cached_images(paths: Sequence[str | Path], size: int, cache_dir: str | Path, split: str, *,
                   progress: bool = True, workers: int | None = None) -> np.ndarray:
-    """All ``paths`` as one read-only ``N x size x size x 3`` uint8 array, built once and memory-mapped.
+    """All ``paths`` as one read-only ``N x size x size x 3`` uint8 array, built once and
+    memory-mapped.
+
+    Not used in the notebooks; fu.training_set and the other dataset builders use it.
 
     The first call decodes in parallel (threads: OpenCV releases the GIL) with a
     progress bar and writes the file through a temporary name, so an interrupted

@@ -27,7 +27,11 @@ __all__ = ["FundusImages", "training_set", "validation_set", "class_folder_set",
 
 
 class FundusImages(paddle.io.Dataset):
-    """Cached ``N x H x W x 3`` uint8 RGB images with labels; optional augmentation of the uint8 image."""
+    """Cached ``N x H x W x 3`` uint8 RGB images with labels; optional augmentation of the uint8
+    image.
+
+    Not used in the notebooks; fu.training_set and fu.class_folder_set return one.
+    """
 
     def __init__(self, images: np.ndarray, labels: Sequence[int], names: Sequence[str], *,
                  transform: Callable[[np.ndarray], np.ndarray] | None = None, source_kind: str = "unknown",
@@ -63,7 +67,11 @@ class FundusImages(paddle.io.Dataset):
 
 
 def stratified_indices(labels: Sequence[int], limit: int | None, seed: int = 0) -> np.ndarray:
-    """At most ``limit`` indices keeping the class proportions (every class kept), in a fixed order."""
+    """At most ``limit`` indices keeping the class proportions (every class kept), in a fixed
+    order.
+
+    Taught in 06_convmixer, §5.
+    """
     labels = np.asarray(labels)
     if limit is None or limit >= len(labels):
         return np.arange(len(labels))
@@ -85,7 +93,10 @@ def _cache_dir(prepared: PreparedData) -> Path:
 
 def training_set(prepared: PreparedData, image_size: int = IMAGE_SIZE, *, augment: bool = False,
                  limit: int | None = None, progress: bool = True) -> FundusImages:
-    """Training images (labels from file names: P → 1, H and N → 0), cached at ``image_size``."""
+    """Training images (labels from file names: P → 1, H and N → 0), cached at ``image_size``.
+
+    Taught in 00_data, §6.5.
+    """
     table = training_labels(prepared.train_dir, exclude=prepared.skipped_names)
     paths = [Path(prepared.train_dir) / n for n in table["imgName"]]
     images = cached_images(paths, image_size, _cache_dir(prepared), "train", progress=progress)
@@ -97,7 +108,10 @@ def training_set(prepared: PreparedData, image_size: int = IMAGE_SIZE, *, augmen
 
 def validation_set(prepared: PreparedData, image_size: int = IMAGE_SIZE, *, limit: int | None = None,
                    progress: bool = True) -> FundusImages:
-    """Validation images (labels from ``labels.csv``), cached at ``image_size``; never augmented."""
+    """Validation images (labels from ``labels.csv``), cached at ``image_size``; never augmented.
+
+    Not used in the notebooks; used by fu.make_loaders.
+    """
     table = read_labels_csv(prepared.labels_csv, prepared.valid_dir)
     table = table[~table["imgName"].isin(prepared.skipped_names)]
     paths = [Path(prepared.valid_dir) / n for n in table["imgName"]]
@@ -110,6 +124,8 @@ def class_folder_set(root: str | Path, image_size: int = IMAGE_SIZE, *, augment:
                      source_kind: str = "unknown", cache_dir: str | Path | None = None,
                      progress: bool = True) -> FundusImages:
     """Multi-class images laid out one sub-folder per class (e.g. DDR's grades ``0/`` … ``4/``).
+
+    Taught in 06_convmixer, §5.
 
     Classes are the sub-folder names in sorted order; labels are their indices.
     """
@@ -135,7 +151,10 @@ def class_folder_set(root: str | Path, image_size: int = IMAGE_SIZE, *, augment:
 
 def make_loader(dataset: paddle.io.Dataset, batch_size: int, *, shuffle: bool, num_workers: int = 0,
                 drop_last: bool = False) -> paddle.io.DataLoader:
-    """A ``paddle.io.DataLoader`` over ``dataset`` yielding ``(images, labels)`` batches."""
+    """A ``paddle.io.DataLoader`` over ``dataset`` yielding ``(images, labels)`` batches.
+
+    Taught in 06_convmixer, §5.
+    """
     return paddle.io.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
                                 num_workers=num_workers)
 
@@ -143,7 +162,10 @@ def make_loader(dataset: paddle.io.Dataset, batch_size: int, *, shuffle: bool, n
 def make_loaders(prepared: PreparedData, *, image_size: int = IMAGE_SIZE, batch_size: int = 16,
                  augment: bool = False, train_limit: int | None = None, valid_limit: int | None = None,
                  num_workers: int = 0, progress: bool = True) -> tuple[paddle.io.DataLoader, paddle.io.DataLoader]:
-    """Training loader (shuffled, optionally augmented) and validation loader (in order)."""
+    """Training loader (shuffled, optionally augmented) and validation loader (in order).
+
+    Taught in 00_data, §8.
+    """
     train = training_set(prepared, image_size, augment=augment, limit=train_limit, progress=progress)
     valid = validation_set(prepared, image_size, limit=valid_limit, progress=progress)
     return (make_loader(train, batch_size, shuffle=True, num_workers=num_workers),

@@ -54,6 +54,8 @@ def read_image_bytes(path: str | Path) -> np.ndarray:
 def load_rgb(path: str | Path, size: int = IMAGE_SIZE) -> np.ndarray:
     """Read an image file as a ``size`` x ``size`` x 3 uint8 array in RGB order.
 
+    Taught in 00_data, §5 and §6.2.
+
     JPEGs are decoded at reduced resolution where that loses nothing at ``size``,
     then resized with ``INTER_AREA`` (the default bilinear filter aliases when
     shrinking ~2000 px to 224 px), then converted from OpenCV's BGR to RGB.
@@ -76,6 +78,8 @@ _NORMALISE_LUT = ((np.arange(256, dtype=np.float64)[None, :] / 255.0 - np.asarra
 def to_chw_float(rgb: np.ndarray) -> np.ndarray:
     """HWC uint8 RGB -> CHW float32, scaled to [0, 1] and normalised with MEAN_RGB / STD_RGB.
 
+    Taught in 00_data, §6.5.
+
     A uint8 image goes through a per-channel look-up table (``cv2.LUT`` on each plane),
     about 8x faster than the arithmetic, which matters once images come from the cache.
     """
@@ -89,7 +93,10 @@ def to_chw_float(rgb: np.ndarray) -> np.ndarray:
 
 
 def to_display_rgb(chw: np.ndarray) -> np.ndarray:
-    """Invert :func:`to_chw_float` for plotting: CHW normalised -> HWC float in [0, 1]."""
+    """Invert :func:`to_chw_float` for plotting: CHW normalised -> HWC float in [0, 1].
+
+    Taught in 07_compare, §3.
+    """
     x = np.asarray(chw, np.float32).transpose(1, 2, 0)
     x = x * np.asarray(STD_RGB, np.float32) + np.asarray(MEAN_RGB, np.float32)
     return np.clip(x, 0.0, 1.0)

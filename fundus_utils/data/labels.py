@@ -15,7 +15,7 @@ __all__ = ["is_image_file", "label_from_name", "training_labels", "convert_xlsx_
 
 
 def is_image_file(path: str | Path) -> bool:
-    """A file whose suffix marks it as an image the course reads."""
+    """A file whose suffix marks it as an image the course reads. Taught in 00_data, §3."""
     name = Path(path).name
     return Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith(".")
 
@@ -31,12 +31,18 @@ def subclass_from_name(name: str) -> str:
 
 
 def label_from_name(name: str) -> int:
-    """Binary label of a training image from its name: P -> 1, H and N -> 0."""
+    """Binary label of a training image from its name: P -> 1, H and N -> 0.
+
+    Taught in 00_data, §2.
+    """
     return CLASS_PREFIXES[subclass_from_name(name)]
 
 
 def training_labels(train_dir: str | Path, exclude: set[str] | frozenset[str] = frozenset()) -> pd.DataFrame:
-    """Table ``imgName, Label, Subclass`` of every image in ``train_dir`` (sorted by name)."""
+    """Table ``imgName, Label, Subclass`` of every image in ``train_dir`` (sorted by name).
+
+    Taught in 00_data, §2.
+    """
     train_dir = Path(train_dir)
     names = sorted(p.name for p in train_dir.iterdir() if p.is_file() and is_image_file(p))
     rows = [(n, label_from_name(train_dir / n), subclass_from_name(n)) for n in names if n not in exclude]
@@ -92,7 +98,10 @@ def write_csv_atomic(df: pd.DataFrame, csv_path: str | Path) -> Path:
 
 
 def convert_xlsx_to_csv(xlsx: str | Path, csv_path: str | Path, image_dir: str | Path | None = None) -> pd.DataFrame:
-    """The xlsx -> csv label conversion: read, validate, write ``labels.csv`` with the same columns.
+    """The xlsx -> csv label conversion: read, validate, write ``labels.csv`` with the same
+    columns.
+
+    Taught in 00_data, §4.
 
     With ``image_dir``, also checks that every image the table names exists there.
     Returns the table that was written.
@@ -105,7 +114,10 @@ def convert_xlsx_to_csv(xlsx: str | Path, csv_path: str | Path, image_dir: str |
 
 
 def read_labels_csv(csv_path: str | Path, image_dir: str | Path | None = None) -> pd.DataFrame:
-    """Read and validate a ``labels.csv`` (same checks as the conversion)."""
+    """Read and validate a ``labels.csv`` (same checks as the conversion).
+
+    Taught in 00_data, §2.
+    """
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise FundusDataError(f"{csv_path}: expected a labels csv, found nothing at that path")

@@ -43,7 +43,10 @@ SAMPLE_SIZES = ("default", "full")
 
 @dataclass
 class PreparedData:
-    """A dataset ready to load: where the images and labels are, how many, and what was skipped."""
+    """A dataset ready to load: where the images and labels are, how many, and what was skipped.
+
+    Not used in the notebooks; fu.prepare_data returns one (``DATA``).
+    """
     source_kind: str            # "real" or "sample"
     source: str                 # where the data came from
     root: Path                  # the prepared folder (caches live below it)
@@ -219,6 +222,8 @@ def prepared_folder_name(source: Source, workdir: Path) -> str:
 def prepare_data(source: str | Path | None = None, workdir: str | Path | None = None, *,
                  sample: str = "default", progress: bool = True, verbose: bool = True) -> PreparedData:
     """Find the dataset, unpack it once, label it and check it; return where everything is.
+
+    Taught in 00_data, §3; every notebook calls it in its setup cells.
 
     Search order: ``source`` → ``FUNDUS_DATA`` → AI Studio mounts → the repository's
     ``data/`` → the generated sample set (``sample`` = "default" or "full"). The work

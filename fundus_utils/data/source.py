@@ -134,6 +134,8 @@ def aistudio_candidates() -> list[Path]:
 def find_source(explicit: str | Path | None = None) -> Source | None:
     """Search order: ``explicit`` → ``FUNDUS_DATA`` → AI Studio mounts → the repo's ``data/``.
 
+    Taught in 00_data, §3.
+
     An explicit folder (argument or variable) must hold the data, else it is an
     error. Returns ``None`` when nothing is found (the caller falls back to the sample set).
     """

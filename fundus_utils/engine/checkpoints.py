@@ -1,4 +1,4 @@
-"""Checkpoints: save, resume, load weights. Taught in 05_resnet (resuming a long run).
+"""Checkpoints: save, resume, load weights. Not used in the notebooks (``fit``'s ``checkpoints=``).
 
 With ``checkpoint_dir`` set, ``last.pdckpt`` is written after every epoch and ``best.pdckpt``
 whenever the monitored validation metric improves. Each file is one ``paddle.save`` dict
@@ -98,7 +98,10 @@ def _restore_optimizer_state(optimizer, net: paddle.nn.Layer, portable: dict) ->
 
 
 def checkpoint_path(checkpoint_dir: str | os.PathLike, which: str = "last") -> Path:
-    """``<checkpoint_dir>/last.pdckpt`` or ``<checkpoint_dir>/best.pdckpt``."""
+    """``<checkpoint_dir>/last.pdckpt`` or ``<checkpoint_dir>/best.pdckpt``.
+
+    Not used in the notebooks; used by fu.fit.
+    """
     return Path(checkpoint_dir) / f"{which}{CHECKPOINT_SUFFIX}"
 
 
@@ -152,6 +155,8 @@ def save_checkpoint(path: Path, *, net, optimizer, scaler, scheduler, history: H
 def load_checkpoint(path: str | os.PathLike) -> dict:
     """Read a checkpoint written by :func:`fit`.
 
+    Not used in the notebooks; reads what fu.fit writes with fu.Checkpointing.
+
     Keys: ``format``, ``epoch`` (completed epochs), ``seed`` (base seed), ``model`` (state
     dict), ``optimizer`` (state keyed by structured parameter names), ``scaler``
     (GradScaler state), ``scheduler`` (LRScheduler state or None), ``history``
@@ -166,7 +171,11 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 
 
 def load_weights(model: paddle.nn.Layer, path: str | os.PathLike) -> paddle.nn.Layer:
-    """Load weights from a :func:`fit` checkpoint or a plain ``.pdparams`` state dict into ``model``."""
+    """Load weights from a :func:`fit` checkpoint or a plain ``.pdparams`` state dict into
+    ``model``.
+
+    Not used in the notebooks; reuses a fu.Checkpointing checkpoint outside fu.fit.
+    """
     state = paddle.load(str(path))
     if isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT:
         state = state["model"]

@@ -18,7 +18,7 @@ __all__ = ["TrainingDiverged"]
 
 
 class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training loss became NaN or infinite. Taught in 02_alexnet, §6."""
 
     def __init__(self, epoch: int, step: int, loss_value: float, learning_rate: float):
         self.epoch, self.step, self.loss_value, self.learning_rate = epoch, step, loss_value, learning_rate

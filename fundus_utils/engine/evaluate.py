@@ -33,6 +33,8 @@ def _predict_logits(model: paddle.nn.Layer, loader, amp: bool) -> tuple[np.ndarr
 def evaluate(model: paddle.nn.Layer, loader: paddle.io.DataLoader, *, amp: bool = False) -> dict:
     """Evaluate ``model`` on ``loader`` in eval mode, without gradients.
 
+    Taught in 01_lenet, §5.
+
     Returns the metrics of :func:`fundus_utils.engine.metrics.binary_metrics` (1 or 2 outputs) or
     :func:`~fundus_utils.engine.metrics.multiclass_metrics` (K > 2 outputs), plus ``"loss"`` (mean
     loss of the main head), ``"probs"`` (``[N]`` positive-class probabilities for 1 output,

@@ -15,6 +15,8 @@ NAN = float("nan")
 class History:
     """Per-epoch records of one training run (one list entry per epoch, epoch 1 first).
 
+    Not used in the notebooks; fu.fit returns one (``history``).
+
     ``train_loss`` is the optimised loss (auxiliary-head terms included); ``valid_*`` are
     computed on the main head only (NaN when there is no validation loader).
     ``images_per_s`` counts training images of all processes per second of training.

@@ -1,4 +1,4 @@
-"""The training loop: :func:`fit`, which every architecture notebook calls. Taught in 01_lenet, section 5.
+"""The training loop: :func:`fit`, which every architecture notebook calls. Taught in 01_lenet, §4.
 
 Reproducibility and resuming
 ----------------------------
@@ -57,7 +57,7 @@ def fit(model: paddle.nn.Layer, train_loader: paddle.io.DataLoader,
         reporting: Reporting | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs in total, evaluating on ``valid_loader`` after each.
 
-    Taught in 01_lenet, section 5; every architecture notebook calls it.
+    Taught in 01_lenet, §4; every architecture notebook calls it.
 
     * ``lr``: the learning rate of the default optimizer, ``Adam``.
     * ``seed``: base of the per-epoch seeds; default the checkpoint's seed when resuming,

@@ -40,6 +40,8 @@ def _join_notes(notes: list[str]) -> str:
 def binary_metrics(probs, labels, threshold: float = 0.5) -> dict:
     """Accuracy, AUC, sensitivity, specificity, precision, F1 and the confusion matrix.
 
+    Taught in 01_lenet, §6.5.
+
     A sample is predicted positive when ``prob >= threshold``. ``confusion`` is
     ``[[tn, fp], [fn, tp]]`` (rows: true class, columns: predicted class).
     AUC needs both classes in ``labels``; sensitivity needs positives, specificity
@@ -94,6 +96,8 @@ def _as_multiclass_inputs(probs, labels) -> tuple[np.ndarray, np.ndarray]:
 def multiclass_metrics(probs, labels) -> dict:
     """Accuracy, per-class recall, K x K confusion matrix and macro one-vs-rest AUC.
 
+    Taught in 06_convmixer, §6.3.
+
     Prediction is ``argmax(probs)``. ``confusion[i][j]`` counts samples of true
     class ``i`` predicted as ``j``. ``per_class_auc[k]`` is the AUC of column ``k``
     separating class ``k`` from all other classes.
@@ -138,6 +142,8 @@ def multiclass_metrics(probs, labels) -> dict:
 
 def roc_points(probs, labels) -> dict:
     """ROC curve for plotting: ``fpr``, ``tpr``, ``thresholds`` (arrays), ``auc`` and ``note``.
+
+    Not used in the notebooks; used by fu.plot_roc.
 
     With a single class in ``labels`` the curve is undefined: the arrays are empty,
     ``auc`` is NaN and ``note`` says why.

@@ -1,4 +1,6 @@
-"""The option groups of :func:`fit`, so that a call reads as what it asks for. Taught in 05_resnet, §6.
+"""The option groups of :func:`fit`, so that a call reads as what it asks for.
+
+Taught in 01_lenet, §4 (``Reporting``); 02_alexnet and 03_vgg, §6, suggest ``Optimization``.
 
 ``fit(model, train, valid, epochs=8, lr=1e-3, run_name="resnet50")`` is the whole call in most
 notebooks; the groups below are for what only some runs need::
@@ -23,6 +25,8 @@ DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
 class Optimization:
     """How the weights are updated.
 
+    Not used in the notebooks; the ``optimization=`` option of fu.fit, suggested in 02_alexnet, §6.
+
     * ``optimizer``: default ``Adam(learning_rate=lr)``. With ``scheduler`` (a
       ``paddle.optimizer.lr.LRScheduler``) the default optimizer uses the scheduler as its
       learning rate and ``lr`` is ignored; a scheduler is stepped once per epoch
@@ -41,7 +45,10 @@ class Optimization:
 
 @dataclass(frozen=True)
 class Checkpointing:
-    """``last.pdckpt`` after every epoch and ``best.pdckpt`` (by ``fit``'s ``monitor``) in ``folder``.
+    """``last.pdckpt`` after every epoch and ``best.pdckpt`` (by ``fit``'s ``monitor``) in
+    ``folder``.
+
+    Not used in the notebooks; the ``checkpoints=`` option of fu.fit.
 
     With ``resume=True`` a run continues from ``last.pdckpt`` when it exists; ``epochs``
     counts the epochs already in the checkpoint, so ``epochs=10`` after 4 trains 6 more.
@@ -54,6 +61,8 @@ class Checkpointing:
 @dataclass(frozen=True)
 class Reporting:
     """Where a run's numbers go besides the printed epoch lines.
+
+    Taught in 01_lenet, §4.
 
     * ``results_path``: the results JSON (default ``runs_dir()/run_name/results.json``);
     * ``input_shape``: the input its FLOPs are counted at;

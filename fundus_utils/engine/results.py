@@ -35,20 +35,27 @@ TABLE_COLUMNS = {                    # results JSON key -> table column
 
 
 def run_dir(run_name: str, root: str | Path | None = None) -> Path:
-    """The folder of one run: ``runs_dir()/run_name`` (created)."""
+    """The folder of one run: ``runs_dir()/run_name`` (created). Taught in 01_lenet, §6.7."""
     folder = Path(root or runs_dir()) / run_name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
 def read_results(root: str | Path | None = None) -> list[dict]:
-    """Every run's results JSON below ``root`` (default :func:`runs_dir`), sorted by folder name."""
+    """Every run's results JSON below ``root`` (default :func:`runs_dir`), sorted by folder name.
+
+    Taught in 07_compare, §1.
+    """
     root = Path(root or runs_dir())
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(root.glob(f"*/{RESULTS_NAME}"))]
 
 
 def load_results(root: str | Path | None = None) -> pd.DataFrame:
-    """One row per run: parameters, FLOPs, seconds/epoch, best/final validation metrics, data kind, device."""
+    """One row per run: parameters, FLOPs, seconds/epoch, best/final validation metrics, data
+    kind, device.
+
+    Taught in 05_resnet, §5, and 07_compare, §1.
+    """
     rows = []
     for result in read_results(root):
         row = {column: result.get(key) for key, column in TABLE_COLUMNS.items()}
@@ -65,7 +72,10 @@ def load_results(root: str | Path | None = None) -> pd.DataFrame:
 
 
 def load_histories(root: str | Path | None = None) -> dict[str, dict]:
-    """``{architecture: history dict}`` of every run, for plotting curves side by side."""
+    """``{architecture: history dict}`` of every run, for plotting curves side by side.
+
+    Taught in 05_resnet, §5.
+    """
     return {r["architecture"]: r["history"] for r in read_results(root) if r.get("history")}
 
 

@@ -21,9 +21,12 @@ _state = {"seed": None, "announced": False}
 
 
 def set_seed(seed: int) -> int:
-    """Seed Python's ``random``, NumPy's global generator and Paddle (CPU and GPU); returns ``seed``.
+    """Seed Python's ``random``, NumPy's global generator and Paddle (CPU and GPU); returns
+    ``seed``.
 
-    The seed is remembered (:func:`current_seed`): ``train.fit`` derives its
+    Taught in 00_data, §7.
+
+    The seed is remembered (:func:`current_seed`): :func:`fundus_utils.fit` derives its
     per-epoch seeds from it.
     """
     seed = int(seed)
@@ -40,12 +43,18 @@ def current_seed() -> int | None:
 
 
 def world_size() -> int:
-    """Number of training processes (1 unless started by ``paddle.distributed.launch``)."""
+    """Number of training processes (1 unless started by ``paddle.distributed.launch``).
+
+    Taught in 07_compare, §5.
+    """
     return int(os.environ.get("PADDLE_TRAINERS_NUM", "1"))
 
 
 def rank() -> int:
-    """This process's index among the training processes (0 in a single-process run)."""
+    """This process's index among the training processes (0 in a single-process run).
+
+    Not used in the notebooks; used by fu.is_main_process and the distributed loaders.
+    """
     return int(os.environ.get("PADDLE_TRAINER_ID", "0"))
 
 
@@ -55,7 +64,10 @@ def is_distributed() -> bool:
 
 
 def is_main_process() -> bool:
-    """True on rank 0, the process that prints, shows progress bars and writes files."""
+    """True on rank 0, the process that prints, shows progress bars and writes files.
+
+    Taught in 07_compare, §5.
+    """
     return rank() == 0
 
 
@@ -83,6 +95,8 @@ def _local_gpu_id() -> int:
 
 def pick_device() -> str:
     """Use the GPU when Paddle has CUDA and sees one, else the CPU; set it and return its name.
+
+    Taught in 00_data, setup cells (before §1); every notebook calls it there.
 
     Returns ``"gpu:0"`` (``"gpu:<assigned id>"`` in a multi-process run) or ``"cpu"``.
     Announces the choice once per process, on the main process only,

@@ -227,7 +227,11 @@ def render_sample(kind: str, rng: np.random.Generator, size: tuple[int, int] = D
 
 def render_sample_image(kind: str, rng: np.random.Generator,
                         size: tuple[int, int] = DEFAULT_IMAGE_SIZE) -> tuple[np.ndarray, tuple[float, float]]:
-    """One synthetic fundus image (H x W x 3 uint8 RGB) of class ``kind`` and its fovea (x, y) in pixels."""
+    """One synthetic fundus image (H x W x 3 uint8 RGB) of class ``kind`` and its fovea (x, y) in
+    pixels.
+
+    Not used in the notebooks; used by benchmarks/loader.py.
+    """
     sample = render_sample(kind, rng, size)
     return sample.image, sample.fovea
 

@@ -1,6 +1,6 @@
 """The findings painted per class (PM: peripapillary and patchy atrophy, Fuchs spots; high
 myopia: tessellation, crescents) and the per-image nuisance parameters every class shares.
-Taught in 00_data, section 2."""
+Taught in 00_data, §5."""
 from __future__ import annotations
 
 import math

@@ -386,6 +386,8 @@ def write_graded_sample(out_dir: str | Path, *, per_grade: int = DEFAULT_PER_GRA
                         progress: bool = True) -> Path:
     """Write ``per_grade`` JPEGs into each of ``out_dir/0`` … ``out_dir/4``; return ``out_dir``.
 
+    Taught in 06_convmixer, §5.
+
     ``image_size`` is (width, height). The same arguments give byte-identical files. Everything
     is written into a hidden folder beside ``out_dir``, the marker ``FUNDUS_SAMPLE.json`` last,
     and renamed into place only when complete, so an interrupted run leaves no partial sample.

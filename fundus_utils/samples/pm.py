@@ -247,7 +247,10 @@ def is_sample_source(folder: Path) -> bool:
 def write_sample_source(out_dir: str | Path, *, full: bool = False, n_train: int | None = None,
                         n_valid: int | None = None, image_size: tuple[int, int] | None = None,
                         seed: int = 0, progress: bool = True) -> Path:
-    """Write a generated sample source, laid out exactly like AI Studio's iChallenge-PM, into ``out_dir``.
+    """Write a generated sample source, laid out exactly like AI Studio's iChallenge-PM, into
+    ``out_dir``.
+
+    Not used in the notebooks; fu.prepare_data uses it to build the sample set.
 
     ``out_dir`` gets ``training.zip`` (a nested ``PALM-Training400/PALM-Training400.zip`` plus
     annotation stand-ins and macOS debris), ``validation.zip``, ``valid_gt.zip`` and the marker

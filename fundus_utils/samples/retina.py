@@ -1,7 +1,7 @@
 """The base photograph (scikit-image's retina, CC0), its landmarks, the palette, and the random
 shapes and textures that findings are drawn with, all in the canonical frame (positions as
 fractions of the square photograph's side). Shared by the PM sample (``pm``) and the DR-grade
-sample (``grades``). Taught in 00_data, section 2."""
+sample (``grades``). Taught in 00_data, §5."""
 from __future__ import annotations
 
 import math

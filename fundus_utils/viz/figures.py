@@ -1,4 +1,4 @@
-"""PngFigure and the panel helpers behind every course figure. Taught in 00_data, section 3.
+"""PngFigure and the panel helpers behind every course figure. Taught in 02_alexnet, §4.
 
 Display pattern (one PNG per call, no ``<Figure size ...>`` text for nbval to compare)
 --------------------------------------------------------------------------------------
@@ -39,7 +39,10 @@ DEFAULT_NCOLS = 4
 
 
 class PngFigure(Figure):
-    """A matplotlib Figure that IPython displays as exactly one PNG (and no text)."""
+    """A matplotlib Figure that IPython displays as exactly one PNG (and no text).
+
+    Taught in 02_alexnet, §4.
+    """
 
     def png_bytes(self) -> bytes:
         buffer = io.BytesIO()

@@ -73,6 +73,8 @@ def _cam_from(activation: np.ndarray, gradient: np.ndarray, height: int, width: 
 def grad_cam(model: nn.Layer, image_chw: Any, layer: nn.Layer | str, target: int | None = None) -> np.ndarray:
     """Grad-CAM heat map (H x W float32 in [0, 1], the input's size) for one CHW image.
 
+    Taught in 01_lenet, §6.7, and 06_convmixer, §5.
+
     ``image_chw`` is a network input (``images.to_chw_float`` output, numpy or
     tensor); ``layer`` a sublayer or its dotted name (e.g. ``"layer4"`` of a
     ResNet or ``"features.4"``), normally the last convolutional stage; a layer
@@ -110,6 +112,8 @@ GRADCAM_NAME = "gradcam.npz"    # beside each run's results.json
 def reference_images(dataset, per_class: int = 1) -> tuple[list[np.ndarray], list[str], list[int]]:
     """The first ``per_class`` images of each class of a (validation) dataset, in a fixed order.
 
+    Taught in 01_lenet, §6.7.
+
     Every notebook explains the same images, so their Grad-CAM maps can be compared.
     """
     chosen = [i for c in sorted(set(dataset.labels.tolist()), reverse=True)
@@ -119,7 +123,10 @@ def reference_images(dataset, per_class: int = 1) -> tuple[list[np.ndarray], lis
 
 
 def save_gradcam_maps(model, layer, dataset, run_name: str, root: str | Path | None = None) -> Path:
-    """Grad-CAM maps of ``model`` (at ``layer``) on the reference images, stored with the run."""
+    """Grad-CAM maps of ``model`` (at ``layer``) on the reference images, stored with the run.
+
+    Taught in 01_lenet, §5.
+    """
     images, names, labels = reference_images(dataset)
     maps = np.stack([grad_cam(model, image, layer) for image in images])
     path = run_dir(run_name, root) / GRADCAM_NAME
@@ -128,7 +135,11 @@ def save_gradcam_maps(model, layer, dataset, run_name: str, root: str | Path | N
 
 
 def load_gradcam_maps(root: str | Path | None = None) -> dict[str, dict]:
-    """``{run name: {"maps", "images", "names", "labels"}}`` of every run that stored Grad-CAM maps."""
+    """``{run name: {"maps", "images", "names", "labels"}}`` of every run that stored Grad-CAM
+    maps.
+
+    Taught in 04_googlenet, §5, and 07_compare, §3.
+    """
     root = Path(root or runs_dir())
     out = {}
     for path in sorted(root.glob(f"*/{GRADCAM_NAME}")):

@@ -34,6 +34,8 @@ def show_images(images: Sequence[Any], titles: Sequence[Any] | None = None,
                 ncols: int = DEFAULT_NCOLS) -> PngFigure:
     """Grid of images with optional titles (one axes per image).
 
+    Taught in 00_data, §5.
+
     Accepts HWC uint8 (``load_rgb``), HWC float in [0, 1], HW grey, or CHW
     normalised network inputs (``to_chw_float``), mixed freely.
     """
@@ -52,6 +54,8 @@ def show_images(images: Sequence[Any], titles: Sequence[Any] | None = None,
 
 def show_augmentations(image: Any, transform: Any, n: int = 7, ncols: int = DEFAULT_NCOLS) -> PngFigure:
     """The original image and ``n`` outputs of a random ``transform`` (``n + 1`` axes).
+
+    Taught in 00_data, §7, and 02_alexnet, §1.
 
     ``transform`` is any callable on the image (e.g. a ``paddle.vision.transforms``
     pipeline); its output may be HWC or a CHW normalised array or tensor.
@@ -90,6 +94,8 @@ def _plot_curves(ax, history: Any, keys: Sequence[str], title: str) -> None:
 def plot_history(history: Any) -> PngFigure:
     """Loss, accuracy and AUC per epoch, train vs validation (3 axes).
 
+    Taught in 01_lenet, §5.
+
     ``history``: an object with list attributes ``train_loss, train_acc,
     valid_loss, valid_acc, valid_auc`` (``fundus_utils.engine.loop.History``) or a dict
     with those keys; a missing series is left out (``train_auc`` is drawn if present).
@@ -105,6 +111,8 @@ def plot_history(history: Any) -> PngFigure:
 def plot_histories(histories: Mapping[str, Any], keys: Sequence[str] = ("valid_acc", "valid_auc"),
                    labels: Mapping[str, str] | None = None) -> PngFigure:
     """Several runs' curves side by side: one axis per history key, one line per run.
+
+    Taught in 05_resnet, §5.
 
     ``histories``: ``{run name: History or history dict}`` (e.g. ``fu.load_histories()``);
     ``labels``: optional legend text per run name.
@@ -123,7 +131,10 @@ def plot_histories(histories: Mapping[str, Any], keys: Sequence[str] = ("valid_a
 
 
 def plot_confusion(confusion: Any, class_names: Sequence[str] | None = CLASS_NAMES) -> PngFigure:
-    """Confusion matrix heat map with counts; rows = true class, columns = predicted (K x K)."""
+    """Confusion matrix heat map with counts; rows = true class, columns = predicted (K x K).
+
+    Taught in 01_lenet, §5.
+    """
     matrix = to_numpy(confusion)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"expected a square K x K confusion matrix, got shape {matrix.shape}")
@@ -150,6 +161,8 @@ def plot_confusion(confusion: Any, class_names: Sequence[str] | None = CLASS_NAM
 def plot_roc(probs: Any, labels: Any) -> PngFigure:
     """ROC curve of PM probabilities against 0/1 labels, AUC in the legend (1 axes).
 
+    Taught in 01_lenet, §5.
+
     Uses :func:`fundus_utils.engine.metrics.roc_points`. With a single class in ``labels``
     the curve is undefined: only the chance line is drawn and the title says why.
     """
@@ -173,7 +186,10 @@ def plot_roc(probs: Any, labels: Any) -> PngFigure:
 
 
 def plot_gradcam(image: Any, cam: Any, title: str | None = None, alpha: float = 0.45) -> PngFigure:
-    """The image and the Grad-CAM map laid over it (2 axes); ``cam`` is resized if needed."""
+    """The image and the Grad-CAM map laid over it (2 axes); ``cam`` is resized if needed.
+
+    Taught in 01_lenet, §6.7, and 04_googlenet, §5.
+    """
     picture = displayable(image)
     heat = to_numpy(cam).astype(np.float32)
     height, width = picture.shape[:2]
@@ -198,6 +214,8 @@ def _rescaled(array: np.ndarray) -> np.ndarray:
 def plot_filters(conv_weight: Any, max_filters: int = 64, ncols: int = 8) -> PngFigure:
     """First-layer filters ``[out, in, kh, kw]``: RGB if ``in == 3``, else channel mean in grey.
 
+    Not used in the notebooks; an extra for looking at first-layer filters.
+
     Each filter is rescaled to [0, 1] on its own; one axes per filter (at most ``max_filters``).
     """
     weights = to_numpy(conv_weight).astype(np.float32)
@@ -219,7 +237,10 @@ def plot_filters(conv_weight: Any, max_filters: int = 64, ncols: int = 8) -> Png
 
 
 def plot_feature_maps(maps: Any, max_maps: int = 16, ncols: int = 8) -> PngFigure:
-    """Feature maps ``[C, H, W]`` (or ``[1, C, H, W]``), one axes per channel up to ``max_maps``."""
+    """Feature maps ``[C, H, W]`` (or ``[1, C, H, W]``), one axes per channel up to ``max_maps``.
+
+    Not used in the notebooks; an extra for looking at a layer's activations.
+    """
     array = to_numpy(maps).astype(np.float32)
     if array.ndim == 4 and array.shape[0] == 1:
         array = array[0]
@@ -253,6 +274,8 @@ def _scatter_metrics(ax, table: pd.DataFrame, x_column: str, x_label: str, metri
 def plot_comparison(results_table: pd.DataFrame) -> PngFigure:
     """Validation scores vs model size and vs training time, one point per run (2 axes).
 
+    Taught in 07_compare, §1.
+
     Expected columns: ``arch`` (label), ``params`` (parameter count),
     ``seconds_per_epoch``, and at least one of ``best_valid_acc`` and
     ``best_valid_auc``; both axes' x scales are logarithmic.
@@ -273,6 +296,8 @@ def plot_comparison(results_table: pd.DataFrame) -> PngFigure:
 
 def plot_class_balance(counts: Mapping[str, Any] | pd.Series | pd.DataFrame) -> PngFigure:
     """Bar chart of images per class (1 axes), counts written on the bars.
+
+    Taught in 00_data, §2.
 
     ``counts``: ``{"non-PM": 187, "PM": 213}`` or a Series; or per split,
     ``{"train": {...}, "valid": {...}}`` or a DataFrame (rows = classes,
