@@ -19,6 +19,7 @@ The last line printed is JSON: {"bare_s", "fit_s", "ratio", "bare_cpu_s", "fit_c
 
     python benchmarks/engine.py [--model resnet18|small] [--images 128] [--size 64] [--batch 32] [--rounds 6]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fundus_utils.engine import loop as train, runtime  # noqa: E402
 from fundus_utils.data.images import to_chw_float  # noqa: E402
+from fundus_utils.engine import loop as train  # noqa: E402
+from fundus_utils.engine import runtime
 
 import paddle  # noqa: E402
 
@@ -56,10 +58,15 @@ def small_cnn() -> paddle.nn.Layer:
     """Three conv-BN-ReLU-pool blocks and a 1-logit linear head."""
     blocks = []
     for c_in, c_out in ((3, 16), (16, 32), (32, 64)):
-        blocks += [paddle.nn.Conv2D(c_in, c_out, 3, padding=1), paddle.nn.BatchNorm2D(c_out), paddle.nn.ReLU(),
-                   paddle.nn.MaxPool2D(2)]
-    return paddle.nn.Sequential(*blocks, paddle.nn.AdaptiveAvgPool2D(1), paddle.nn.Flatten(),
-                                paddle.nn.Linear(64, 1))
+        blocks += [
+            paddle.nn.Conv2D(c_in, c_out, 3, padding=1),
+            paddle.nn.BatchNorm2D(c_out),
+            paddle.nn.ReLU(),
+            paddle.nn.MaxPool2D(2),
+        ]
+    return paddle.nn.Sequential(
+        *blocks, paddle.nn.AdaptiveAvgPool2D(1), paddle.nn.Flatten(), paddle.nn.Linear(64, 1)
+    )
 
 
 MODELS = {"resnet18": lambda: paddle.vision.models.resnet18(num_classes=1), "small": small_cnn}
@@ -85,7 +92,8 @@ def bare_epoch(model: paddle.nn.Layer, loader: paddle.io.DataLoader) -> None:
     for images, labels in loader:
         logits = model(images)
         loss = paddle.nn.functional.binary_cross_entropy_with_logits(
-            logits, labels.astype("float32").reshape([-1, 1]))
+            logits, labels.astype("float32").reshape([-1, 1])
+        )
         loss.backward()
         optimizer.step()
         optimizer.clear_grad()
@@ -108,26 +116,43 @@ def main() -> None:
     device = runtime.pick_device()
     model = MODELS[args.model]()
     loader = make_loader(args.images, args.size, args.batch)
-    print(f"{args.model} (1 logit), {args.images} images of {args.size}x{args.size}, batch {args.batch}, "
-          f"{len(loader)} steps per epoch, {args.rounds} rounds after one warm-up round")
+    print(
+        f"{args.model} (1 logit), {args.images} images of {args.size}x{args.size}, batch {args.batch}, "
+        f"{len(loader)} steps per epoch, {args.rounds} rounds after one warm-up round"
+    )
     runs = {"bare": lambda: bare_epoch(model, loader), "fit": lambda: fit_epoch(model, loader)}
     for run in runs.values():  # warm-up: first-call allocations, kernel selection
         run()
     times = {name: [] for name in runs}
     for round_index in range(args.rounds):
-        for name in (("bare", "fit") if round_index % 2 == 0 else ("fit", "bare")):
+        for name in ("bare", "fit") if round_index % 2 == 0 else ("fit", "bare"):
             times[name].append(timed(runs[name]))
     wall = {name: statistics.median(t[0] for t in times[name]) for name in runs}
     cpu = {name: statistics.median(t[1] for t in times[name]) for name in runs}
     for name in runs:
-        print(f"{name:>4} epochs, wall s: {[round(t[0], 3) for t in times[name]]}  "
-              f"CPU s: {[round(t[1], 3) for t in times[name]]}")
-    print(json.dumps({"bare_s": round(wall["bare"], 4), "fit_s": round(wall["fit"], 4),
-                      "ratio": round(wall["fit"] / wall["bare"], 4),
-                      "bare_cpu_s": round(cpu["bare"], 4), "fit_cpu_s": round(cpu["fit"], 4),
-                      "cpu_ratio": round(cpu["fit"] / cpu["bare"], 4), "model": args.model,
-                      "rounds": args.rounds, "images": args.images, "size": args.size, "batch": args.batch,
-                      "device": device, "paddle": paddle.__version__}))
+        print(
+            f"{name:>4} epochs, wall s: {[round(t[0], 3) for t in times[name]]}  "
+            f"CPU s: {[round(t[1], 3) for t in times[name]]}"
+        )
+    print(
+        json.dumps(
+            {
+                "bare_s": round(wall["bare"], 4),
+                "fit_s": round(wall["fit"], 4),
+                "ratio": round(wall["fit"] / wall["bare"], 4),
+                "bare_cpu_s": round(cpu["bare"], 4),
+                "fit_cpu_s": round(cpu["fit"], 4),
+                "cpu_ratio": round(cpu["fit"] / cpu["bare"], 4),
+                "model": args.model,
+                "rounds": args.rounds,
+                "images": args.images,
+                "size": args.size,
+                "batch": args.batch,
+                "device": device,
+                "paddle": paddle.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ The last line printed is JSON: {"seed_img_s", "first_pass_img_s", "cached_img_s"
 
     python benchmarks/loader.py [--images 24] [--rounds 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,8 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fundus_utils.data.cache import cached_images  # noqa: E402
 from fundus_utils.core.config import IMAGE_SIZE  # noqa: E402
+from fundus_utils.data.cache import cached_images  # noqa: E402
 from fundus_utils.data.datasets import FundusImages  # noqa: E402
 from fundus_utils.samples.pm import FULL_IMAGE_SIZE, render_sample_image  # noqa: E402
 
@@ -76,22 +77,37 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        print(f"rendering {args.images} JPEGs of {FULL_IMAGE_SIZE[0]}x{FULL_IMAGE_SIZE[1]} …", flush=True)
+        print(
+            f"rendering {args.images} JPEGs of {FULL_IMAGE_SIZE[0]}x{FULL_IMAGE_SIZE[1]} …",
+            flush=True,
+        )
         paths = make_jpegs(folder, args.images)
-        seed_loader(paths[:3])                                      # warm the page cache and OpenCV
+        seed_loader(paths[:3])  # warm the page cache and OpenCV
         rates: dict[str, list[float]] = {"seed": [], "first_pass": [], "cached": []}
         for r in range(args.rounds):
             rates["seed"].append(seed_loader(paths))
             rates["first_pass"].append(first_pass(paths, folder / "cache"))
             rates["cached"].append(cached_epoch(paths, folder / "cache"))
-            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f} img/s" for k, v in rates.items()), flush=True)
+            print(
+                f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f} img/s" for k, v in rates.items()),
+                flush=True,
+            )
     med = {k: statistics.median(v) for k, v in rates.items()}
-    print(f"first pass {med['first_pass'] / med['seed']:.1f}x the seed loader (target >= 5x); "
-          f"cached epoch {med['cached'] / med['seed']:.0f}x (target >= 100x)")
-    print(json.dumps({"seed_img_s": round(med["seed"], 1), "first_pass_img_s": round(med["first_pass"], 1),
-                      "cached_img_s": round(med["cached"], 1),
-                      "first_pass_ratio": round(med["first_pass"] / med["seed"], 2),
-                      "cached_ratio": round(med["cached"] / med["seed"], 1)}))
+    print(
+        f"first pass {med['first_pass'] / med['seed']:.1f}x the seed loader (target >= 5x); "
+        f"cached epoch {med['cached'] / med['seed']:.0f}x (target >= 100x)"
+    )
+    print(
+        json.dumps(
+            {
+                "seed_img_s": round(med["seed"], 1),
+                "first_pass_img_s": round(med["first_pass"], 1),
+                "cached_img_s": round(med["cached"], 1),
+                "first_pass_ratio": round(med["first_pass"] / med["seed"], 2),
+                "cached_ratio": round(med["cached"] / med["seed"], 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -14,14 +14,15 @@ The names come from the ``__all__`` of the modules below, by concern:
 Each ``__all__`` is read from the module's source, so ``import fundus_utils`` imports no module
 (and no Paddle) until a name is first used. See ARCHITECTURE.md for what may import what.
 """
-from __future__ import annotations
 
-from . import _compat  # noqa: F401  (first: import-order workarounds for Paddle 2.6, see _compat.py)
+from __future__ import annotations
 
 import ast
 import importlib
 import re
 from pathlib import Path
+
+from . import _compat  # noqa: F401  (first: import-order workarounds for Paddle 2.6, see _compat.py)
 
 __version__ = "0.1.0"
 
@@ -55,7 +56,9 @@ def _name_table() -> dict[str, str]:
     for module in _public_modules():
         for name in _read_all(module):
             if name in table:
-                raise ImportError(f"fundus_utils: {name!r} is in the __all__ of both {table[name]} and {module}")
+                raise ImportError(
+                    f"fundus_utils: {name!r} is in the __all__ of both {table[name]} and {module}"
+                )
             table[name] = module
     return table
 

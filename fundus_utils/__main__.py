@@ -1,4 +1,5 @@
 """Command line: ``python -m fundus_utils prepare|sample|predict …``."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,14 @@ from .core.errors import FundusDataError
 
 def _prepare(args: argparse.Namespace) -> int:
     from .data.prepare import prepare_data
-    prepared = prepare_data(args.source, args.workdir, sample="full" if args.full_sample else "default",
-                            progress=not args.json, verbose=not args.json)
+
+    prepared = prepare_data(
+        args.source,
+        args.workdir,
+        sample="full" if args.full_sample else "default",
+        progress=not args.json,
+        verbose=not args.json,
+    )
     if args.json:
         print(json.dumps(prepared.to_json()))
     return 0
@@ -19,6 +26,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 def _sample(args: argparse.Namespace) -> int:
     from .samples.pm import write_sample_source
+
     out = write_sample_source(args.out, full=args.full, seed=args.seed)
     print(f"Sample source written to {out}")
     return 0
@@ -26,6 +34,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from .export import predict_cli
+
     return predict_cli(args.model_dir, args.images)
 
 
@@ -34,31 +43,48 @@ def _course(args: argparse.Namespace) -> int:
 
     from .core.modes import run_mode
     from .course import DEFAULT_OUT, run_course
+
     mode = "quick" if args.quick else (args.budget or run_mode())
     return run_course(mode, Path(args.out) if args.out else DEFAULT_OUT)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fundus_utils",
-                                     description="iChallenge-PM data preparation, sample set and prediction.")
+    parser = argparse.ArgumentParser(
+        prog="python -m fundus_utils",
+        description="iChallenge-PM data preparation, sample set and prediction.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("prepare", help="find, unpack, label and check the dataset (or the sample set)")
-    p.add_argument("--source", help="folder holding the three zips or the extracted folders "
-                                    "(default: FUNDUS_DATA, AI Studio mounts, data/, else the sample set)")
+    p = sub.add_parser(
+        "prepare", help="find, unpack, label and check the dataset (or the sample set)"
+    )
+    p.add_argument(
+        "--source",
+        help="folder holding the three zips or the extracted folders "
+        "(default: FUNDUS_DATA, AI Studio mounts, data/, else the sample set)",
+    )
     p.add_argument("--workdir", help="writable folder for unpacked data and caches")
-    p.add_argument("--full-sample", action="store_true", help="if falling back to the sample set, use the "
-                                                              "full 400/400 mirror at 2124x2056")
+    p.add_argument(
+        "--full-sample",
+        action="store_true",
+        help="if falling back to the sample set, use the full 400/400 mirror at 2124x2056",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(run=_prepare)
     s = sub.add_parser("sample", help="write the sample source (the three zips) to a folder")
     s.add_argument("--out", required=True, help="folder to create")
-    s.add_argument("--full", action="store_true", help="the full mirror: 400/400 images at 2124x2056")
+    s.add_argument(
+        "--full", action="store_true", help="the full mirror: 400/400 images at 2124x2056"
+    )
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(run=_sample)
     c = sub.add_parser("course", help="execute every notebook top to bottom into an output folder")
     c.add_argument("--quick", action="store_true", help="quick mode (as the tests run it)")
-    c.add_argument("--budget", choices=("cpu", "full"), help="cpu: few epochs on the sample set at 128 px "
-                   "(the default without a GPU); full: full epochs (the default with a GPU)")
+    c.add_argument(
+        "--budget",
+        choices=("cpu", "full"),
+        help="cpu: few epochs on the sample set at 128 px "
+        "(the default without a GPU); full: full epochs (the default with a GPU)",
+    )
     c.add_argument("--out", help="output folder (default: course_output/)")
     c.set_defaults(run=_course)
     r = sub.add_parser("predict", help="PM probability of each image with an exported model")

@@ -10,6 +10,7 @@ so every submodule (and every notebook that imports ``fundus_utils`` before ``pa
   compiling C++ extensions, which the course never does, and it would put a machine-specific
   path into every notebook.
 """
+
 import warnings
 import zlib  # noqa: F401  (imported for its side effect: see above)
 

@@ -3,6 +3,7 @@
 ``python -m fundus_utils course [--quick | --budget cpu|full] [--out DIR]`` (the README's
 main command runs this after setting up). Sources in ``notebooks/`` are never written.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,7 +17,7 @@ from typing import Iterator
 from .core.config import ENV_BUDGET, ENV_QUICK, ENV_RUNS
 from .core.paths import REPO_DIR
 
-__all__: list[str] = []   # internal: nothing here is part of the flat API (fu.<name>)
+__all__: list[str] = []  # internal: nothing here is part of the flat API (fu.<name>)
 
 NOTEBOOK_DIR = REPO_DIR / "notebooks"
 DEFAULT_OUT = REPO_DIR / "course_output"
@@ -25,10 +26,26 @@ DEFAULT_OUT = REPO_DIR / "course_output"
 # `bash scripts/course.sh --quick` and `bash scripts/course.sh --budget cpu` (see the issue notes);
 # used only for the estimate printed before a run starts.
 MEASURED_MINUTES = {
-    "quick": {"00_data": 0.2, "01_lenet": 0.15, "02_alexnet": 0.5, "03_vgg": 0.7, "04_googlenet": 0.25,
-              "05_resnet": 0.3, "06_convmixer": 0.5, "07_compare": 0.3},
-    "cpu": {"00_data": 0.2, "01_lenet": 0.6, "02_alexnet": 2.0, "03_vgg": 4.8, "04_googlenet": 0.9,
-            "05_resnet": 1.1, "06_convmixer": 5.1, "07_compare": 0.3},
+    "quick": {
+        "00_data": 0.2,
+        "01_lenet": 0.15,
+        "02_alexnet": 0.5,
+        "03_vgg": 0.7,
+        "04_googlenet": 0.25,
+        "05_resnet": 0.3,
+        "06_convmixer": 0.5,
+        "07_compare": 0.3,
+    },
+    "cpu": {
+        "00_data": 0.2,
+        "01_lenet": 0.6,
+        "02_alexnet": 2.0,
+        "03_vgg": 4.8,
+        "04_googlenet": 0.9,
+        "05_resnet": 1.1,
+        "06_convmixer": 5.1,
+        "07_compare": 0.3,
+    },
 }
 UNMEASURED_MINUTES = {"quick": 1.0, "cpu": 4.0}
 
@@ -46,17 +63,24 @@ def estimate_minutes(mode: str, notebooks: list[Path]) -> float | None:
 
 
 def _announce(mode: str, notebooks: list[Path], out: Path) -> None:
-    from .data.source import find_source
     from .core.modes import gpu_available
+    from .data.source import find_source
+
     source = find_source()
-    data = f"real iChallenge-PM data ({source.path})" if source and not source.is_sample else "the sample set"
+    data = (
+        f"real iChallenge-PM data ({source.path})"
+        if source and not source.is_sample
+        else "the sample set"
+    )
     device = "GPU" if gpu_available() else "CPU"
     print(f"Course run: {len(notebooks)} notebooks, mode {mode}, on {device}, with {data}.")
     print(f"Executed notebooks, HTML and the results table go to {out}")
     estimate = estimate_minutes(mode, notebooks)
     if mode == "cpu":
-        print(f"No GPU: running the CPU budget (the default sample set, a few epochs at 128 px), about "
-              f"{estimate:.0f} minutes on 2 cores. Full epochs on a CPU only with --budget full.")
+        print(
+            f"No GPU: running the CPU budget (the default sample set, a few epochs at 128 px), about "
+            f"{estimate:.0f} minutes on 2 cores. Full epochs on a CPU only with --budget full."
+        )
     elif estimate is not None:
         print(f"Estimated time: about {estimate:.0f} minutes on 2 cores.")
     print(flush=True)
@@ -85,9 +109,16 @@ def _execute(notebook: Path, out: Path) -> None:
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
+
     executed = out / notebook.name
-    papermill.execute_notebook(str(notebook), str(executed), cwd=str(notebook.parent), progress_bar=False,
-                               log_output=False, request_save_on_cell_execute=False)
+    papermill.execute_notebook(
+        str(notebook),
+        str(executed),
+        cwd=str(notebook.parent),
+        progress_bar=False,
+        log_output=False,
+        request_save_on_cell_execute=False,
+    )
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
     (out / "html").mkdir(exist_ok=True)
     (out / "html" / f"{notebook.stem}.html").write_text(body, encoding="utf-8")
@@ -107,14 +138,18 @@ def run_course(mode: str, out: Path, notebooks: list[Path] | None = None) -> int
         print(f"No notebooks found in {NOTEBOOK_DIR}.")
         return 1
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    for noisy in ("papermill", "traitlets", "nbconvert"):    # INFO lines per cell, HTML alt-text notes
+    for noisy in (
+        "papermill",
+        "traitlets",
+        "nbconvert",
+    ):  # INFO lines per cell, HTML alt-text notes
         logging.getLogger(noisy).setLevel(logging.ERROR)
     os.environ.pop(ENV_QUICK, None)
     if mode == "quick":
         os.environ[ENV_QUICK] = "1"
     else:
         os.environ[ENV_BUDGET] = mode
-    os.environ[ENV_RUNS] = str(out / "runs")          # kernels inherit these
+    os.environ[ENV_RUNS] = str(out / "runs")  # kernels inherit these
     _announce(mode, notebooks, out)
     started = time.perf_counter()
     for i, notebook in enumerate(notebooks, 1):
@@ -137,6 +172,7 @@ def run_course(mode: str, out: Path, notebooks: list[Path] | None = None) -> int
 
 def _write_summary(out: Path) -> None:
     from .engine.results import load_results
+
     table = load_results(out / "runs")
     if table.empty:
         print("No training results were written.")

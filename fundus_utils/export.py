@@ -6,6 +6,7 @@ via ``paddle.jit.save``: ``model.pdmodel`` + ``model.pdiparams`` on Paddle 2.6,
 image size and class names. ``predict`` preprocesses exactly like training
 (:func:`fundus_utils.data.images.load_rgb` then :func:`~fundus_utils.data.images.to_chw_float`).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,19 +26,23 @@ from .inspection import eval_mode, main_output
 
 __all__ = ["export_model", "load_exported", "predict"]
 
-MODEL_PREFIX = "model"                 # paddle.jit.save path prefix inside the folder
-PARAMS_SUFFIX = ".pdiparams"           # written by paddle.jit.save on every version
-PIR_PROGRAM_SUFFIX = ".json"           # program written by Paddle 3.x (PIR)
-LEGACY_PROGRAM_SUFFIX = ".pdmodel"     # program written by Paddle 2.x, or 3.x with PIR off
+MODEL_PREFIX = "model"  # paddle.jit.save path prefix inside the folder
+PARAMS_SUFFIX = ".pdiparams"  # written by paddle.jit.save on every version
+PIR_PROGRAM_SUFFIX = ".json"  # program written by Paddle 3.x (PIR)
+LEGACY_PROGRAM_SUFFIX = ".pdmodel"  # program written by Paddle 2.x, or 3.x with PIR off
 PIR_FLAG = "FLAGS_enable_pir_api"
 INFO_FILE = "fundus_model.json"
 INPUT_NAME = "image"
 PM_CLASS_NAME = CLASS_NAMES[1]
-PROBABILITY_DIGITS = 3                 # digits printed by predict_cli
+PROBABILITY_DIGITS = 3  # digits printed by predict_cli
 
 
-def export_model(model: nn.Layer, out_dir: str | Path, image_size: int = IMAGE_SIZE,
-                 class_names: Sequence[str] = CLASS_NAMES) -> Path:
+def export_model(
+    model: nn.Layer,
+    out_dir: str | Path,
+    image_size: int = IMAGE_SIZE,
+    class_names: Sequence[str] = CLASS_NAMES,
+) -> Path:
     """Save ``model`` as an inference model in ``out_dir`` and return that folder.
 
     Taught in 01_lenet, §6.7, and 07_compare, §4.
@@ -49,14 +54,17 @@ def export_model(model: nn.Layer, out_dir: str | Path, image_size: int = IMAGE_S
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in [*out_dir.glob(f"{MODEL_PREFIX}.*"), out_dir / INFO_FILE]:
-        old.unlink(missing_ok=True)   # Paddle 2.6 and 3.x write different files: never leave a mix
+        old.unlink(missing_ok=True)  # Paddle 2.6 and 3.x write different files: never leave a mix
     spec = InputSpec([None, 3, image_size, image_size], "float32", name=INPUT_NAME)
     with eval_mode(model):
         paddle.jit.save(model, str(out_dir / MODEL_PREFIX), input_spec=[spec])
-    info = {"image_size": int(image_size), "class_names": list(class_names),
-            "input": [None, 3, int(image_size), int(image_size)],
-            "preprocessing": "fundus_utils.data.images.load_rgb + to_chw_float",
-            "paddle_version": paddle.__version__}
+    info = {
+        "image_size": int(image_size),
+        "class_names": list(class_names),
+        "input": [None, 3, int(image_size), int(image_size)],
+        "preprocessing": "fundus_utils.data.images.load_rgb + to_chw_float",
+        "paddle_version": paddle.__version__,
+    }
     (out_dir / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return out_dir
 
@@ -65,8 +73,10 @@ def export_info(model_dir: str | Path) -> dict:
     """The ``fundus_model.json`` written beside an exported model."""
     path = Path(model_dir) / INFO_FILE
     if not path.is_file():
-        raise FundusDataError(f"{model_dir}: expected an exported model folder with {INFO_FILE}, "
-                              "found none (export it with fundus_utils.export.export_model)")
+        raise FundusDataError(
+            f"{model_dir}: expected an exported model folder with {INFO_FILE}, "
+            "found none (export it with fundus_utils.export.export_model)"
+        )
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -80,20 +90,29 @@ def _pir_enabled() -> bool:
 
 def _check_program_format(model_dir: Path) -> None:
     """Refuse, with the way out, a program this Paddle cannot read (2.6 vs 3.x formats)."""
-    readable, other = (PIR_PROGRAM_SUFFIX, LEGACY_PROGRAM_SUFFIX) if _pir_enabled() else \
-        (LEGACY_PROGRAM_SUFFIX, PIR_PROGRAM_SUFFIX)
+    readable, other = (
+        (PIR_PROGRAM_SUFFIX, LEGACY_PROGRAM_SUFFIX)
+        if _pir_enabled()
+        else (LEGACY_PROGRAM_SUFFIX, PIR_PROGRAM_SUFFIX)
+    )
     if (model_dir / (MODEL_PREFIX + readable)).is_file():
         return
     if not (model_dir / (MODEL_PREFIX + other)).is_file():
-        raise FundusDataError(f"{model_dir}: expected an exported model ({MODEL_PREFIX}{readable} "
-                              f"and {MODEL_PREFIX}{PARAMS_SUFFIX}), found none")
+        raise FundusDataError(
+            f"{model_dir}: expected an exported model ({MODEL_PREFIX}{readable} "
+            f"and {MODEL_PREFIX}{PARAMS_SUFFIX}), found none"
+        )
     if readable == PIR_PROGRAM_SUFFIX:
-        raise FundusDataError(f"{model_dir}: expected a Paddle 3 program ({MODEL_PREFIX}{readable}), found a "
-                              f"Paddle 2.x one ({MODEL_PREFIX}{other}); load it with the environment "
-                              f"variable {PIR_FLAG}=0 set before Python starts, or re-export the model")
-    raise FundusDataError(f"{model_dir}: expected a Paddle 2.x program ({MODEL_PREFIX}{readable}), found a "
-                          f"Paddle 3 one ({MODEL_PREFIX}{other}) that Paddle {paddle.__version__} cannot "
-                          "read; re-export the model with this Paddle version")
+        raise FundusDataError(
+            f"{model_dir}: expected a Paddle 3 program ({MODEL_PREFIX}{readable}), found a "
+            f"Paddle 2.x one ({MODEL_PREFIX}{other}); load it with the environment "
+            f"variable {PIR_FLAG}=0 set before Python starts, or re-export the model"
+        )
+    raise FundusDataError(
+        f"{model_dir}: expected a Paddle 2.x program ({MODEL_PREFIX}{readable}), found a "
+        f"Paddle 3 one ({MODEL_PREFIX}{other}) that Paddle {paddle.__version__} cannot "
+        "read; re-export the model with this Paddle version"
+    )
 
 
 def load_exported(model_dir: str | Path) -> nn.Layer:
@@ -106,8 +125,10 @@ def load_exported(model_dir: str | Path) -> nn.Layer:
     """
     model_dir = Path(model_dir)
     if not (model_dir / (MODEL_PREFIX + PARAMS_SUFFIX)).is_file():
-        raise FundusDataError(f"{model_dir}: expected an exported model ({MODEL_PREFIX}{PARAMS_SUFFIX} "
-                              "and its program), found none")
+        raise FundusDataError(
+            f"{model_dir}: expected an exported model ({MODEL_PREFIX}{PARAMS_SUFFIX} "
+            "and its program), found none"
+        )
     _check_program_format(model_dir)
     model = paddle.jit.load(str(model_dir / MODEL_PREFIX))
     model.eval()
@@ -126,30 +147,41 @@ def _probabilities(logits: paddle.Tensor) -> np.ndarray:
 def _prediction(path: str, probabilities: np.ndarray, class_names: Sequence[str]) -> dict[str, Any]:
     if probabilities.size == 1:
         return {"path": path, "pm_probability": float(probabilities[0])}
-    names = list(class_names) if len(class_names) == probabilities.size else \
-        [str(index) for index in range(probabilities.size)]
-    result: dict[str, Any] = {"path": path,
-                              "probabilities": dict(zip(names, map(float, probabilities))),
-                              "predicted_class": names[int(probabilities.argmax())]}
+    names = (
+        list(class_names)
+        if len(class_names) == probabilities.size
+        else [str(index) for index in range(probabilities.size)]
+    )
+    result: dict[str, Any] = {
+        "path": path,
+        "probabilities": dict(zip(names, map(float, probabilities))),
+        "predicted_class": names[int(probabilities.argmax())],
+    }
     if PM_CLASS_NAME in names:
         result["pm_probability"] = result["probabilities"][PM_CLASS_NAME]
     return result
 
 
-def _predict_one(model: nn.Layer, path: str, image_size: int, class_names: Sequence[str]) -> dict[str, Any]:
+def _predict_one(
+    model: nn.Layer, path: str, image_size: int, class_names: Sequence[str]
+) -> dict[str, Any]:
     try:
         image = to_chw_float(load_rgb(path, image_size))
     except FundusDataError as error:
         return {"path": path, "error": str(error)}
-    except OSError as error:      # e.g. permission denied
+    except OSError as error:  # e.g. permission denied
         return {"path": path, "error": f"{path}: cannot read the file ({error.strerror or error})"}
     with paddle.no_grad():
         logits = main_output(model(paddle.to_tensor(image[None])))
     return _prediction(path, _probabilities(logits), class_names)
 
 
-def predict(model_dir_or_layer: str | Path | nn.Layer, image_paths: Sequence[str | Path],
-            image_size: int | None = None, class_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def predict(
+    model_dir_or_layer: str | Path | nn.Layer,
+    image_paths: Sequence[str | Path],
+    image_size: int | None = None,
+    class_names: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
     """Predict each image file; one dict per path, in order.
 
     Taught in 01_lenet, §6.7, and 07_compare, §4.
@@ -179,8 +211,10 @@ def format_prediction(result: dict[str, Any]) -> str:
     if "pm_probability" in result:
         return f"{result['path']}\tPM probability {result['pm_probability']:.{PROBABILITY_DIGITS}f}"
     best = result["predicted_class"]
-    return (f"{result['path']}\tpredicted {best} "
-            f"(probability {result['probabilities'][best]:.{PROBABILITY_DIGITS}f})")
+    return (
+        f"{result['path']}\tpredicted {best} "
+        f"(probability {result['probabilities'][best]:.{PROBABILITY_DIGITS}f})"
+    )
 
 
 def predict_cli(model_dir: str, images: list[str]) -> int:

@@ -9,6 +9,7 @@ adds what a lesson needs on top: dotted layer names, a depth knob, deterministic
 text (for nbval), a DataFrame to compute with, and a report instead of a crash
 when a layer receives the wrong shape (the LeNet-at-224 lesson).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,18 +21,25 @@ import paddle
 import pandas as pd
 from paddle import nn
 
-__all__ = ["shape_walk", "print_shape_walk", "format_shape_walk", "count_params",
-    "count_flops", "activation_memory"]
+__all__ = [
+    "shape_walk",
+    "print_shape_walk",
+    "format_shape_walk",
+    "count_params",
+    "count_flops",
+    "activation_memory",
+]
 
 WALK_COLUMNS = ("layer", "type", "output_shape", "params")
-ERROR_ATTR = "error"            # DataFrame.attrs key: first line of the forward error, if any
-STOPPED_ATTR = "stopped"        # DataFrame.attrs key: version-independent summary of it
+ERROR_ATTR = "error"  # DataFrame.attrs key: first line of the forward error, if any
+STOPPED_ATTR = "stopped"  # DataFrame.attrs key: version-independent summary of it
 REPEAT_CALL_SUFFIX = " (call {n})"
 FLOAT32_BYTES = 4
 COLUMN_GAP = "  "
 
 
 # --- shared helpers ---------------------------------------------------------
+
 
 @contextlib.contextmanager
 def eval_mode(model: nn.Layer) -> Iterator[nn.Layer]:
@@ -107,6 +115,7 @@ def _first_line(error: BaseException) -> str:
 
 # --- running a model with hooks --------------------------------------------
 
+
 @dataclass
 class _Call:
     name: str
@@ -118,12 +127,13 @@ class _Call:
 @dataclass
 class _Recording:
     calls: list[_Call] = field(default_factory=list)
-    failed_layer: tuple[str, nn.Layer, Any] | None = None   # (name, layer, input shape)
+    failed_layer: tuple[str, nn.Layer, Any] | None = None  # (name, layer, input shape)
     error: BaseException | None = None
 
 
-def _record_calls(model: nn.Layer, input_shape: Sequence[int],
-                  named_layers: list[tuple[str, nn.Layer]]) -> _Recording:
+def _record_calls(
+    model: nn.Layer, input_shape: Sequence[int], named_layers: list[tuple[str, nn.Layer]]
+) -> _Recording:
     """Run ``model`` once on zeros, recording each call of the given layers in call order.
 
     A forward error is caught and stored with the layer that was running when it
@@ -165,16 +175,20 @@ def _raise_if_failed(recording: _Recording) -> None:
 
 # --- public API -------------------------------------------------------------
 
+
 def count_params(model: nn.Layer, trainable_only: bool = False) -> int:
     """Number of parameter values (shared parameters counted once).
 
     Taught in 01_lenet, §2 and §3.
     """
-    return sum(math.prod(p.shape) for p in model.parameters()
-               if not (trainable_only and p.stop_gradient))
+    return sum(
+        math.prod(p.shape) for p in model.parameters() if not (trainable_only and p.stop_gradient)
+    )
 
 
-def shape_walk(model: nn.Layer, input_shape: Sequence[int], *, depth: int | None = None) -> pd.DataFrame:
+def shape_walk(
+    model: nn.Layer, input_shape: Sequence[int], *, depth: int | None = None
+) -> pd.DataFrame:
     """One row per layer call, in execution order: ``layer, type, output_shape, params``.
 
     Taught in 01_lenet, §3.
@@ -199,9 +213,14 @@ def shape_walk(model: nn.Layer, input_shape: Sequence[int], *, depth: int | None
     for call in recording.calls:
         n_calls = seen[id(call.layer)] = seen.get(id(call.layer), 0) + 1
         first = n_calls == 1
-        rows.append((call.name if first else call.name + REPEAT_CALL_SUFFIX.format(n=n_calls),
-                     type(call.layer).__name__, _shape_of(call.output),
-                     count_params(call.layer) if first else 0))
+        rows.append(
+            (
+                call.name if first else call.name + REPEAT_CALL_SUFFIX.format(n=n_calls),
+                type(call.layer).__name__,
+                _shape_of(call.output),
+                count_params(call.layer) if first else 0,
+            )
+        )
     table_attrs = {}
     if recording.error is not None:
         stopped = f"Forward pass stopped: {type(recording.error).__name__}"
@@ -228,8 +247,10 @@ def format_shape_walk(table: pd.DataFrame, model: nn.Layer | None = None) -> str
     """
     lines = [_text_table(table)]
     if model is not None:
-        lines.append(f"Total params: {count_params(model):,} "
-                     f"(trainable {count_params(model, trainable_only=True):,})")
+        lines.append(
+            f"Total params: {count_params(model):,} "
+            f"(trainable {count_params(model, trainable_only=True):,})"
+        )
     if STOPPED_ATTR in table.attrs:
         lines.append(table.attrs[STOPPED_ATTR])
     return "\n".join(lines)
@@ -239,19 +260,25 @@ def _text_table(table: pd.DataFrame) -> str:
     """Plain fixed-width text: numbers right-aligned, everything else left-aligned."""
     cells = [[str(value) for value in table[column]] for column in table.columns]
     numeric = [pd.api.types.is_integer_dtype(table[column]) for column in table.columns]
-    widths = [max([len(str(column))] + [len(cell) for cell in column_cells])
-              for column, column_cells in zip(table.columns, cells)]
+    widths = [
+        max([len(str(column))] + [len(cell) for cell in column_cells])
+        for column, column_cells in zip(table.columns, cells)
+    ]
 
     def line(values: Sequence[str]) -> str:
-        return COLUMN_GAP.join(value.rjust(width) if right else value.ljust(width)
-                               for value, width, right in zip(values, widths, numeric)).rstrip()
+        return COLUMN_GAP.join(
+            value.rjust(width) if right else value.ljust(width)
+            for value, width, right in zip(values, widths, numeric)
+        ).rstrip()
 
     rows = [line([str(column) for column in table.columns])]
     rows += [line(row_cells) for row_cells in zip(*cells)]
     return "\n".join(rows)
 
 
-def print_shape_walk(model: nn.Layer, input_shape: Sequence[int], *, depth: int | None = None) -> None:
+def print_shape_walk(
+    model: nn.Layer, input_shape: Sequence[int], *, depth: int | None = None
+) -> None:
     """Print :func:`shape_walk` as plain text followed by the parameter totals.
 
     Taught in 01_lenet, §3.
@@ -259,7 +286,9 @@ def print_shape_walk(model: nn.Layer, input_shape: Sequence[int], *, depth: int 
     print(format_shape_walk(shape_walk(model, input_shape, depth=depth), model))
 
 
-def activation_memory(model: nn.Layer, input_shape: Sequence[int], dtype_bytes: int = FLOAT32_BYTES) -> int:
+def activation_memory(
+    model: nn.Layer, input_shape: Sequence[int], dtype_bytes: int = FLOAT32_BYTES
+) -> int:
     """Bytes of all leaf-layer outputs for one forward pass on a batch of ``input_shape``.
 
     Taught in 03_vgg, §3.
@@ -276,6 +305,7 @@ def activation_memory(model: nn.Layer, input_shape: Sequence[int], dtype_bytes: 
 
 # --- FLOPs ------------------------------------------------------------------
 # Counted like paddle.flops (Paddle 2.6): one multiply-accumulate = 1 FLOP.
+
 
 def _numel(tensor: paddle.Tensor) -> int:
     return math.prod(int(d) for d in tensor.shape)
@@ -300,7 +330,7 @@ def _linear_flops(layer: nn.Layer, inputs: tuple, output: paddle.Tensor) -> int:
 
 
 def _batch_norm_flops(layer: nn.Layer, inputs: tuple, output: paddle.Tensor) -> int:
-    return 2 * _numel(inputs[0])          # eval mode: scale and shift
+    return 2 * _numel(inputs[0])  # eval mode: scale and shift
 
 
 def _avg_pool_flops(layer: nn.Layer, inputs: tuple, output: paddle.Tensor) -> int:

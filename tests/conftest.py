@@ -1,4 +1,5 @@
 """Shared fixtures: an isolated work folder, and small sources laid out like iChallenge-PM."""
+
 from __future__ import annotations
 
 import sys
@@ -15,6 +16,7 @@ for folder in (TESTS, REPO):
         sys.path.insert(0, str(folder))
 
 from fundus_utils.core.config import ENV_BUDGET, ENV_DATA, ENV_QUICK, ENV_RUNS, ENV_WORKDIR  # noqa: E402
+
 from source_fixtures import SourceSpec  # noqa: E402
 
 

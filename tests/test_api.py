@@ -1,4 +1,5 @@
 """The flat public API: fu.__all__ is the union of the modules' __all__, lazy, and all notebooks use."""
+
 from __future__ import annotations
 
 import importlib
@@ -8,20 +9,24 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import fundus_utils as fu
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").rglob("*.ipynb"))
 FU_NAME = re.compile(r"(?<![\w.])fu\.(\w+)")
-PACKAGE_IMPORT = re.compile(r"^\s*(from fundus_utils[\w.]* import|import fundus_utils\.)", re.MULTILINE)
+PACKAGE_IMPORT = re.compile(
+    r"^\s*(from fundus_utils[\w.]* import|import fundus_utils\.)", re.MULTILINE
+)
 MODULE_ATTRIBUTES = {"__file__", "__version__"}
 
 
 def _module_alls() -> dict[str, list[str]]:
-    return {module: list(importlib.import_module(f"fundus_utils.{module}").__all__)
-            for module in fu._public_modules()}
+    return {
+        module: list(importlib.import_module(f"fundus_utils.{module}").__all__)
+        for module in fu._public_modules()
+    }
 
 
 def test_all_is_exactly_the_union_of_the_modules_all():
@@ -45,7 +50,9 @@ def test_unknown_name_raises_attribute_error():
 
 def test_import_is_lazy_and_paddle_free():
     code = "import sys, fundus_utils; print(sorted(m for m in sys.modules if m.startswith(('paddle', 'fundus_utils.'))))"
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
     assert loaded.stdout.strip() == "['fundus_utils._compat']"
 
 

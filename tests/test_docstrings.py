@@ -14,9 +14,9 @@ import re
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 import fundus_utils as fu
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"

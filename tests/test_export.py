@@ -1,7 +1,12 @@
 """Export -> load -> predict round trip, per-image errors, and the CLI's exit codes."""
+
 from __future__ import annotations
 
 import json
+
+from fundus_utils.core.errors import FundusDataError
+from fundus_utils.data.images import load_rgb, to_chw_float
+from fundus_utils.export import export_info, export_model, load_exported, predict, predict_cli
 
 import cv2
 import numpy as np
@@ -9,18 +14,21 @@ import paddle
 import pytest
 from paddle import nn
 
-from fundus_utils.core.errors import FundusDataError
-from fundus_utils.export import export_info, export_model, load_exported, predict, predict_cli
-from fundus_utils.data.images import load_rgb, to_chw_float
-
 SIZE = 32
 
 
 def tiny_model(num_outputs: int = 1) -> nn.Layer:
     paddle.seed(7)
-    model = nn.Sequential(nn.Conv2D(3, 4, 3), nn.BatchNorm2D(4), nn.ReLU(), nn.Dropout(0.5),
-                          nn.AdaptiveAvgPool2D(1), nn.Flatten(), nn.Linear(4, num_outputs))
-    with paddle.no_grad():   # non-trivial BatchNorm statistics, so eval vs train mode matters
+    model = nn.Sequential(
+        nn.Conv2D(3, 4, 3),
+        nn.BatchNorm2D(4),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.AdaptiveAvgPool2D(1),
+        nn.Flatten(),
+        nn.Linear(4, num_outputs),
+    )
+    with paddle.no_grad():  # non-trivial BatchNorm statistics, so eval vs train mode matters
         model[1]._mean.set_value(np.full(4, 0.3, np.float32))
         model[1]._variance.set_value(np.full(4, 2.0, np.float32))
     return model
@@ -34,8 +42,11 @@ def images(tmp_path):
         cv2.imwrite(str(tmp_path / name), (rng.random((90, 70, 3)) * 255).astype(np.uint8))
         paths.append(str(tmp_path / name))
     (tmp_path / "truncated.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a whole jpeg")
-    return {"good": paths, "missing": str(tmp_path / "missing.jpg"),
-            "truncated": str(tmp_path / "truncated.jpg")}
+    return {
+        "good": paths,
+        "missing": str(tmp_path / "missing.jpg"),
+        "truncated": str(tmp_path / "truncated.jpg"),
+    }
 
 
 def in_memory_probability(model: nn.Layer, path: str) -> float:
@@ -49,13 +60,15 @@ def test_round_trip_matches_the_in_memory_model(tmp_path, images):
     model = tiny_model()
     model.train()
     out_dir = export_model(model, tmp_path / "export", image_size=SIZE)
-    assert model.training and model[3].training                      # modes restored
+    assert model.training and model[3].training  # modes restored
     assert json.loads((out_dir / "fundus_model.json").read_text())["image_size"] == SIZE
     assert export_info(out_dir)["class_names"] == ["non-PM", "PM"]
     results = predict(out_dir, images["good"])
     assert [r["path"] for r in results] == images["good"]
     for result, path in zip(results, images["good"]):
-        assert result["pm_probability"] == pytest.approx(in_memory_probability(model, path), abs=1e-5)
+        assert result["pm_probability"] == pytest.approx(
+            in_memory_probability(model, path), abs=1e-5
+        )
 
 
 def test_predict_on_a_layer_equals_predict_on_its_export(tmp_path, images):
@@ -69,7 +82,9 @@ def test_predict_on_a_layer_equals_predict_on_its_export(tmp_path, images):
 def test_loaded_model_accepts_any_batch_size(tmp_path):
     model = tiny_model()
     loaded = load_exported(export_model(model, tmp_path / "export", image_size=SIZE))
-    batch = paddle.to_tensor(np.random.default_rng(0).normal(size=(3, 3, SIZE, SIZE)).astype(np.float32))
+    batch = paddle.to_tensor(
+        np.random.default_rng(0).normal(size=(3, 3, SIZE, SIZE)).astype(np.float32)
+    )
     model.eval()
     np.testing.assert_allclose(loaded(batch).numpy(), model(batch).numpy(), atol=1e-5)
 
@@ -78,8 +93,12 @@ def test_bad_images_get_errors_and_the_others_still_get_predictions(tmp_path, im
     out_dir = export_model(tiny_model(), tmp_path / "export", image_size=SIZE)
     paths = [images["good"][0], images["missing"], images["truncated"], images["good"][1]]
     results = predict(out_dir, paths)
-    assert [sorted(r) for r in results] == [["path", "pm_probability"], ["error", "path"],
-                                           ["error", "path"], ["path", "pm_probability"]]
+    assert [sorted(r) for r in results] == [
+        ["path", "pm_probability"],
+        ["error", "path"],
+        ["error", "path"],
+        ["path", "pm_probability"],
+    ]
     assert "missing.jpg: expected an image file" in results[1]["error"]
     assert "truncated" in results[2]["error"]
     assert all(0.0 < r["pm_probability"] < 1.0 for r in (results[0], results[3]))
@@ -91,7 +110,9 @@ def test_k_logit_model_reports_class_probabilities(tmp_path, images):
     assert set(result["probabilities"]) == {"non-PM", "PM"}
     assert sum(result["probabilities"].values()) == pytest.approx(1.0)
     assert result["pm_probability"] == result["probabilities"]["PM"]
-    assert result["predicted_class"] == max(result["probabilities"], key=result["probabilities"].get)
+    assert result["predicted_class"] == max(
+        result["probabilities"], key=result["probabilities"].get
+    )
 
 
 def test_cli_prints_one_line_per_image_and_returns_the_exit_code(tmp_path, images, capsys):
@@ -121,9 +142,11 @@ def test_cli_without_an_exported_model_fails_cleanly(tmp_path, images, capsys):
 
 def test_a_program_in_the_other_paddle_versions_format_is_refused_with_a_way_out(tmp_path):
     out_dir = export_model(tiny_model(), tmp_path / "export", image_size=SIZE)
-    (program,) = [path for path in out_dir.iterdir() if path.name in ("model.json", "model.pdmodel")]
+    (program,) = [
+        path for path in out_dir.iterdir() if path.name in ("model.json", "model.pdmodel")
+    ]
     other_format = out_dir / ("model.pdmodel" if program.suffix == ".json" else "model.json")
-    program.rename(other_format)          # what the other Paddle version would have written
+    program.rename(other_format)  # what the other Paddle version would have written
     with pytest.raises(FundusDataError, match="re-export"):
         load_exported(out_dir)
     other_format.unlink()
@@ -132,10 +155,17 @@ def test_a_program_in_the_other_paddle_versions_format_is_refused_with_a_way_out
 
 
 def test_re_export_replaces_files_of_an_earlier_export(tmp_path):
-    import paddle
     from fundus_utils.export import export_model
-    stale = tmp_path / "model.pdmodel"                 # as a Paddle 2.6 export would have left
+
+    import paddle
+
+    stale = tmp_path / "model.pdmodel"  # as a Paddle 2.6 export would have left
     stale.write_bytes(b"old program")
-    export_model(paddle.nn.Sequential(paddle.nn.Conv2D(3, 1, 3), paddle.nn.AdaptiveAvgPool2D(1),
-                                      paddle.nn.Flatten()), tmp_path, image_size=16)
+    export_model(
+        paddle.nn.Sequential(
+            paddle.nn.Conv2D(3, 1, 3), paddle.nn.AdaptiveAvgPool2D(1), paddle.nn.Flatten()
+        ),
+        tmp_path,
+        image_size=16,
+    )
     assert not stale.exists() or stale.read_bytes() != b"old program"

@@ -1,17 +1,25 @@
 """Shape walk, parameter, FLOP and activation-memory counts on tiny networks."""
+
 from __future__ import annotations
 
 import math
+
+from fundus_utils.inspection import (
+    activation_memory,
+    count_flops,
+    count_params,
+    eval_mode,
+    format_shape_walk,
+    print_shape_walk,
+    shape_walk,
+)
 
 import paddle
 import pytest
 from paddle import nn
 
-from fundus_utils.inspection import (activation_memory, count_flops, count_params, eval_mode,
-                                 format_shape_walk, print_shape_walk, shape_walk)
-
-RESNET18_ONE_LOGIT_PARAMS = 11_186_625   # COURSE_NOTES, paddle.vision.models.resnet18(num_classes=1)
-PADDLE_DOC_LENET_FLOPS = 347_560          # paddle.flops docstring example (Paddle 2.6 and 3.x)
+RESNET18_ONE_LOGIT_PARAMS = 11_186_625  # COURSE_NOTES, paddle.vision.models.resnet18(num_classes=1)
+PADDLE_DOC_LENET_FLOPS = 347_560  # paddle.flops docstring example (Paddle 2.6 and 3.x)
 PADDLE_DOC_LENET_PARAMS = 61_610
 
 
@@ -20,8 +28,9 @@ class TinyNet(nn.Layer):
 
     def __init__(self, num_classes: int = 2):
         super().__init__()
-        self.features = nn.Sequential(nn.Conv2D(3, 4, 3, padding=1), nn.BatchNorm2D(4),
-                                      nn.ReLU(), nn.MaxPool2D(2))
+        self.features = nn.Sequential(
+            nn.Conv2D(3, 4, 3, padding=1), nn.BatchNorm2D(4), nn.ReLU(), nn.MaxPool2D(2)
+        )
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(4 * 4 * 4, num_classes))
 
     def forward(self, x):
@@ -51,9 +60,14 @@ class PaddleDocLeNet(nn.Layer):
 
     def __init__(self):
         super().__init__()
-        self.features = nn.Sequential(nn.Conv2D(1, 6, 3, stride=1, padding=1), nn.ReLU(),
-                                      nn.MaxPool2D(2, 2), nn.Conv2D(6, 16, 5, stride=1, padding=0),
-                                      nn.ReLU(), nn.MaxPool2D(2, 2))
+        self.features = nn.Sequential(
+            nn.Conv2D(1, 6, 3, stride=1, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2D(2, 2),
+            nn.Conv2D(6, 16, 5, stride=1, padding=0),
+            nn.ReLU(),
+            nn.MaxPool2D(2, 2),
+        )
         self.fc = nn.Sequential(nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10))
 
     def forward(self, x):
@@ -61,8 +75,10 @@ class PaddleDocLeNet(nn.Layer):
 
 
 def hook_count(model: nn.Layer) -> int:
-    return sum(len(layer._forward_pre_hooks) + len(layer._forward_post_hooks)
-               for layer in model.sublayers(include_self=True))
+    return sum(
+        len(layer._forward_pre_hooks) + len(layer._forward_post_hooks)
+        for layer in model.sublayers(include_self=True)
+    )
 
 
 TINY_TABLE = """\
@@ -99,13 +115,19 @@ def test_params_column_sums_to_count_params_at_every_depth():
 def test_walk_runs_in_eval_mode_handles_tuples_and_reuse_and_restores_state():
     model = TwinHeads()
     model.train()
-    model.conv.eval()                       # a sublayer's own flag must survive too
+    model.conv.eval()  # a sublayer's own flag must survive too
     table = shape_walk(model, (1, 3, 8, 8))
     assert model.modes_seen == [False]
     assert model.training and not model.conv.training and model.pool.training
     assert hook_count(model) == 0
     assert table["layer"].tolist() == ["conv", "pool", "pool (call 2)", "main", "aux"]
-    assert table["output_shape"].tolist() == [(1, 2, 8, 8), (1, 2, 4, 4), (1, 2, 2, 2), (1, 1), (1, 1)]
+    assert table["output_shape"].tolist() == [
+        (1, 2, 8, 8),
+        (1, 2, 4, 4),
+        (1, 2, 2, 2),
+        (1, 1),
+        (1, 1),
+    ]
     assert table["params"].sum() == count_params(model) == 8 + 9 + 33
 
 
@@ -113,8 +135,10 @@ def test_walk_reports_the_layer_that_gets_the_wrong_shape():
     model = nn.Sequential(nn.Conv2D(3, 4, 3), nn.Flatten(), nn.Linear(100, 2))
     table = shape_walk(model, (1, 3, 8, 8))
     assert table.iloc[-1].tolist() == ["2", "Linear", "error, input (1, 144)", 202]
-    assert table.attrs["stopped"] == ("Forward pass stopped: ValueError in 2 (Linear) on input "
-                                      "(1, 144); it expects 100 input features")
+    assert table.attrs["stopped"] == (
+        "Forward pass stopped: ValueError in 2 (Linear) on input "
+        "(1, 144); it expects 100 input features"
+    )
     assert hook_count(model) == 0
     with pytest.raises(ValueError):
         count_flops(model, (1, 3, 8, 8))
@@ -123,7 +147,7 @@ def test_walk_reports_the_layer_that_gets_the_wrong_shape():
 def test_count_params_is_the_sum_of_numel_and_honours_trainable_only():
     model = TinyNet()
     assert count_params(model) == sum(math.prod(p.shape) for p in model.parameters()) == 258
-    assert count_params(model, trainable_only=True) == 250      # BN running mean/var are frozen
+    assert count_params(model, trainable_only=True) == 250  # BN running mean/var are frozen
     model.features[0].weight.stop_gradient = True
     assert count_params(model, trainable_only=True) == 250 - 108
 
@@ -164,7 +188,7 @@ def test_flops_of_batchnorm_and_pooling():
 
 def test_activation_memory_sums_leaf_outputs():
     model = TinyNet()
-    elements = 4 * 8 * 8 * 3 + 4 * 4 * 4 * 2 + 2      # conv, bn, relu; pool, flatten; linear
+    elements = 4 * 8 * 8 * 3 + 4 * 4 * 4 * 2 + 2  # conv, bn, relu; pool, flatten; linear
     assert activation_memory(model, (1, 3, 8, 8)) == 4 * elements
     assert activation_memory(model, (5, 3, 8, 8), dtype_bytes=2) == 5 * 2 * elements
 

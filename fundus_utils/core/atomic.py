@@ -1,4 +1,5 @@
 """Write files and folders so that they are either complete or absent: build beside, then rename."""
+
 from __future__ import annotations
 
 import os
@@ -10,9 +11,9 @@ from typing import Callable, Iterator
 
 from .errors import FundusDataError
 
-__all__: list[str] = []   # internal: nothing here is part of the flat API (fu.<name>)
+__all__: list[str] = []  # internal: nothing here is part of the flat API (fu.<name>)
 
-FOLDER_MODE = 0o755            # mkdtemp makes folders private (0700)
+FOLDER_MODE = 0o755  # mkdtemp makes folders private (0700)
 
 
 def write_file(path: str | Path, write: Callable[[str], None]) -> Path:
@@ -54,7 +55,9 @@ def install(tmp: Path, target: Path) -> None:
 
 
 @contextmanager
-def building_folder(target: str | Path, may_replace: Callable[[Path], bool], what: str) -> Iterator[Path]:
+def building_folder(
+    target: str | Path, may_replace: Callable[[Path], bool], what: str
+) -> Iterator[Path]:
     """Yield a hidden temporary folder beside ``target``; when the block completes, it becomes ``target``.
 
     ``target`` may exist only if it is empty or ``may_replace(target)`` says it is an earlier
@@ -62,9 +65,13 @@ def building_folder(target: str | Path, may_replace: Callable[[Path], bool], wha
     If the block fails, the temporary folder is removed and ``target`` is as it was.
     """
     target = Path(target).expanduser().absolute()
-    if target.exists() and not (target.is_dir() and (not any(target.iterdir()) or may_replace(target))):
-        raise FundusDataError(f"{target}: expected a missing or empty folder, or {what}; "
-                              "found other content, left untouched")
+    if target.exists() and not (
+        target.is_dir() and (not any(target.iterdir()) or may_replace(target))
+    ):
+        raise FundusDataError(
+            f"{target}: expected a missing or empty folder, or {what}; "
+            "found other content, left untouched"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:

@@ -10,6 +10,7 @@
 
 Notebooks read these in their cell tagged ``parameters``; papermill can override any of them.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,12 +24,12 @@ MODES = ("quick", "cpu", "full")
 
 # (epochs, batch size, learning rate) per architecture and mode; image size and subset per mode.
 _EPOCHS_BATCH_LR = {
-    "lenet":     {"quick": (2, 16, 1e-3), "cpu": (12, 16, 1e-3), "full": (20, 16, 1e-3)},
-    "alexnet":   {"quick": (2, 16, 1e-4), "cpu": (10, 16, 1e-4), "full": (20, 16, 1e-4)},
-    "vgg16":     {"quick": (1, 8, 1e-4),  "cpu": (6, 8, 1e-4),  "full": (15, 16, 1e-4)},
+    "lenet": {"quick": (2, 16, 1e-3), "cpu": (12, 16, 1e-3), "full": (20, 16, 1e-3)},
+    "alexnet": {"quick": (2, 16, 1e-4), "cpu": (10, 16, 1e-4), "full": (20, 16, 1e-4)},
+    "vgg16": {"quick": (1, 8, 1e-4), "cpu": (6, 8, 1e-4), "full": (15, 16, 1e-4)},
     "googlenet": {"quick": (2, 16, 1e-3), "cpu": (8, 16, 1e-3), "full": (20, 16, 1e-3)},
-    "resnet18":  {"quick": (2, 16, 1e-3), "cpu": (8, 16, 1e-3), "full": (20, 16, 1e-3)},
-    "resnet50":  {"quick": (1, 16, 1e-3), "cpu": (6, 16, 1e-3), "full": (20, 16, 1e-3)},
+    "resnet18": {"quick": (2, 16, 1e-3), "cpu": (8, 16, 1e-3), "full": (20, 16, 1e-3)},
+    "resnet50": {"quick": (1, 16, 1e-3), "cpu": (6, 16, 1e-3), "full": (20, 16, 1e-3)},
     "convmixer": {"quick": (2, 16, 1e-3), "cpu": (10, 16, 1e-3), "full": (30, 16, 1e-3)},
 }
 _IMAGE_SIZE = {"quick": 64, "cpu": 128, "full": IMAGE_SIZE}
@@ -67,17 +68,20 @@ class RunSettings:
 
     Not used in the notebooks; fu.run_settings returns one (``SETTINGS``).
     """
+
     arch: str
     mode: str
     epochs: int
     batch_size: int
     image_size: int
     learning_rate: float
-    sample: str            # which sample set to fall back to: "default" or "full"
+    sample: str  # which sample set to fall back to: "default" or "full"
 
     def describe(self) -> str:
-        return (f"Mode: {self.mode} — {self.epochs} epoch(s), batch {self.batch_size}, "
-                f"{self.image_size}x{self.image_size} px, learning rate {self.learning_rate:g}")
+        return (
+            f"Mode: {self.mode} — {self.epochs} epoch(s), batch {self.batch_size}, "
+            f"{self.image_size}x{self.image_size} px, learning rate {self.learning_rate:g}"
+        )
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -1,4 +1,5 @@
 """Where things live: the repository, the writable work folder, the runs folder."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ from .config import AISTUDIO_WORK_ROOT, ENV_RUNS, ENV_WORKDIR
 
 __all__ = ["default_workdir", "runs_dir", "display_path"]
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]     # fundus_utils/
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # fundus_utils/
 REPO_DIR = PACKAGE_DIR.parent
 
 

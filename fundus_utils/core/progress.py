@@ -4,6 +4,7 @@ Learners get tqdm's notebook widget (when ipywidgets is installed). In quick
 mode (CI, the README's test command) bars are plain text on stderr, which the
 notebook tests do not compare, so a bar never makes a stored output differ.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -24,14 +25,23 @@ def _widgets_ok() -> bool:
     return os.environ.get(ENV_QUICK) != "1" and importlib.util.find_spec("ipywidgets") is not None
 
 
-def progress(iterable: Iterable[T] | None = None, *, desc: str = "", total: int | None = None,
-             disable: bool = False, leave: bool = False, **kwargs) -> text_tqdm:
+def progress(
+    iterable: Iterable[T] | None = None,
+    *,
+    desc: str = "",
+    total: int | None = None,
+    disable: bool = False,
+    leave: bool = False,
+    **kwargs,
+) -> text_tqdm:
     """A tqdm bar: a widget in notebooks (normal mode), text on stderr otherwise.
 
     Not used in the notebooks; draws the bars of fu.fit, fu.prepare_data and the image cache.
     """
     if _widgets_ok():
         from tqdm.auto import tqdm as auto_tqdm
+
         return auto_tqdm(iterable, desc=desc, total=total, disable=disable, leave=leave, **kwargs)
-    return text_tqdm(iterable, desc=desc, total=total, disable=disable, leave=leave, file=sys.stderr,
-                     **kwargs)
+    return text_tqdm(
+        iterable, desc=desc, total=total, disable=disable, leave=leave, file=sys.stderr, **kwargs
+    )

@@ -6,6 +6,7 @@ whenever the monitored validation metric improves. Each file is one ``paddle.sav
 moved into place with ``os.replace``: a reader sees the old complete file or the new
 complete file, never a partial one. Use :func:`load_weights` to put the weights into a model.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,7 @@ def _split_state_key(key: str, param_names: Sequence[str]) -> tuple[str, str] | 
     """``"linear_3.w_0_moment1_0"`` -> ``("linear_3.w_0", "moment1")`` (longest matching name)."""
     for name in param_names:
         if key.startswith(name + "_"):
-            return name, re.sub(r"_\d+$", "", key[len(name) + 1:])
+            return name, re.sub(r"_\d+$", "", key[len(name) + 1 :])
     return None
 
 
@@ -84,11 +85,21 @@ def _restore_optimizer_state(optimizer, net: paddle.nn.Layer, portable: dict) ->
     by_length = sorted(names, key=len, reverse=True)
     state = {}
     for key, value in optimizer.state_dict().items():
-        parsed = _split_state_key(key, by_length) if key not in ("LR_Scheduler", "master_weights") else None
-        saved = portable["accumulators"].get(names[parsed[0]], {}).get(parsed[1]) if parsed else None
+        parsed = (
+            _split_state_key(key, by_length)
+            if key not in ("LR_Scheduler", "master_weights")
+            else None
+        )
+        saved = (
+            portable["accumulators"].get(names[parsed[0]], {}).get(parsed[1]) if parsed else None
+        )
         state[key] = saved if saved is not None else value
     saved_masters = portable.get("master_weights", {})
-    masters = {p.name: saved_masters[names[p.name]] for p in net.parameters() if names[p.name] in saved_masters}
+    masters = {
+        p.name: saved_masters[names[p.name]]
+        for p in net.parameters()
+        if names[p.name] in saved_masters
+    }
     if masters:
         state["master_weights"] = masters
     if "LR_Scheduler" in portable:
@@ -109,9 +120,11 @@ def _rng_state() -> dict | None:
     """Python, NumPy and Paddle generator states (stored for inspection; ``None`` if unavailable)."""
     try:
         name, keys, position, has_gauss, cached = np.random.get_state()
-        return {"python": random.getstate(),
-                "numpy": [name, keys.astype(np.int64).tolist(), position, has_gauss, cached],
-                "paddle": paddle.get_rng_state()}
+        return {
+            "python": random.getstate(),
+            "numpy": [name, keys.astype(np.int64).tolist(), position, has_gauss, cached],
+            "paddle": paddle.get_rng_state(),
+        }
     except Exception:  # noqa: BLE001 - RNG state is a nicety; determinism comes from per-epoch seeds
         return None
 
@@ -133,10 +146,14 @@ def _scaler_state(scaler) -> dict:
     """GradScaler state with arrays as lists (``load_state_dict`` reads ``state["scale"][0]``)."""
     if scaler is None:
         return {}
-    return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in scaler.state_dict().items()}
+    return {
+        k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in scaler.state_dict().items()
+    }
 
 
-def save_checkpoint(path: Path, *, net, optimizer, scaler, scheduler, history: History, seed: int) -> None:
+def save_checkpoint(
+    path: Path, *, net, optimizer, scaler, scheduler, history: History, seed: int
+) -> None:
     state = {
         "format": CHECKPOINT_FORMAT,
         "epoch": history.epochs,
@@ -165,8 +182,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     """
     state = paddle.load(str(path))
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: expected a fundus_utils.engine.loop checkpoint ({CHECKPOINT_FORMAT}), "
-                         "found something else (a weights-only .pdparams file?)")
+        raise ValueError(
+            f"{path}: expected a fundus_utils.engine.loop checkpoint ({CHECKPOINT_FORMAT}), "
+            "found something else (a weights-only .pdparams file?)"
+        )
     return state
 
 
@@ -186,8 +205,10 @@ def load_weights(model: paddle.nn.Layer, path: str | os.PathLike) -> paddle.nn.L
 def _check_weights_fit(net: paddle.nn.Layer, state: dict, source) -> None:
     expected, found = set(net.state_dict()), set(state)
     if expected != found:
-        raise ValueError(f"{source}: weights do not fit {type(net).__name__}: missing "
-                         f"{sorted(expected - found)[:5]}, unexpected {sorted(found - expected)[:5]}")
+        raise ValueError(
+            f"{source}: weights do not fit {type(net).__name__}: missing "
+            f"{sorted(expected - found)[:5]}, unexpected {sorted(found - expected)[:5]}"
+        )
 
 
 def _set_weights(net: paddle.nn.Layer, state: dict, source) -> None:
@@ -195,7 +216,9 @@ def _set_weights(net: paddle.nn.Layer, state: dict, source) -> None:
     net.set_state_dict(state)
 
 
-def resume_from(path: Path, *, net, optimizer, scaler, scheduler) -> tuple[int, History, int | None]:
+def resume_from(
+    path: Path, *, net, optimizer, scaler, scheduler
+) -> tuple[int, History, int | None]:
     """Restore everything from ``path``; returns (completed epochs, history, base seed)."""
     state = load_checkpoint(path)
     _check_weights_fit(net, state["model"], path)

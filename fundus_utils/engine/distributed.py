@@ -1,6 +1,7 @@
 """Loaders and reductions for data-parallel training under ``paddle.distributed.launch``:
 the training batches are split with ``DistributedBatchSampler``, the validation set is sharded
 and its rows gathered back. Taught in 07_compare, section on scale-out."""
+
 from __future__ import annotations
 
 import math
@@ -12,7 +13,7 @@ import paddle.distributed as dist
 
 from . import runtime
 
-__all__: list[str] = []   # internal: nothing here is part of the flat API (fu.<name>)
+__all__: list[str] = []  # internal: nothing here is part of the flat API (fu.<name>)
 
 
 def batch_size_of(loader: paddle.io.DataLoader) -> int | None:
@@ -28,9 +29,15 @@ def _is_map_style(loader: paddle.io.DataLoader) -> bool:
 def _rebuild_loader(loader: paddle.io.DataLoader, dataset, batch_sampler) -> paddle.io.DataLoader:
     """A DataLoader like ``loader`` (workers, collate_fn, ...) over ``dataset`` / ``batch_sampler``."""
     return paddle.io.DataLoader(
-        dataset, batch_sampler=batch_sampler, num_workers=loader.num_workers,
-        collate_fn=loader.collate_fn, use_shared_memory=loader.use_shared_memory,
-        timeout=loader.timeout, worker_init_fn=loader.worker_init_fn, return_list=loader.return_list)
+        dataset,
+        batch_sampler=batch_sampler,
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        use_shared_memory=loader.use_shared_memory,
+        timeout=loader.timeout,
+        worker_init_fn=loader.worker_init_fn,
+        return_list=loader.return_list,
+    )
 
 
 def distributed_train_loader(loader: paddle.io.DataLoader) -> paddle.io.DataLoader:
@@ -38,12 +45,16 @@ def distributed_train_loader(loader: paddle.io.DataLoader) -> paddle.io.DataLoad
     if isinstance(loader.batch_sampler, paddle.io.DistributedBatchSampler):
         return loader
     if not _is_map_style(loader):
-        raise ValueError("data-parallel training needs a map-style dataset (with __len__ and __getitem__)")
+        raise ValueError(
+            "data-parallel training needs a map-style dataset (with __len__ and __getitem__)"
+        )
     sampler = loader.batch_sampler
     distributed = paddle.io.DistributedBatchSampler(
-        loader.dataset, batch_size=batch_size_of(loader),
+        loader.dataset,
+        batch_size=batch_size_of(loader),
         shuffle=isinstance(getattr(sampler, "sampler", None), paddle.io.RandomSampler),
-        drop_last=bool(getattr(sampler, "drop_last", False)))
+        drop_last=bool(getattr(sampler, "drop_last", False)),
+    )
     return _rebuild_loader(loader, loader.dataset, distributed)
 
 

@@ -1,4 +1,5 @@
 """One training epoch and what it needs: per-epoch seeds, the optimizer, AMP, the scheduler step."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,13 +22,18 @@ class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite. Taught in 02_alexnet, §6."""
 
     def __init__(self, epoch: int, step: int, loss_value: float, learning_rate: float):
-        self.epoch, self.step, self.loss_value, self.learning_rate = epoch, step, loss_value, learning_rate
+        self.epoch, self.step, self.loss_value, self.learning_rate = (
+            epoch,
+            step,
+            loss_value,
+            learning_rate,
+        )
         super().__init__(
             f"training diverged: the loss became {loss_value} at epoch {epoch}, step {step} "
             f"(learning rate {learning_rate:g}). Lower the learning rate (Adam trains these networks at "
             "1e-4 to 1e-3), add optimization=fu.Optimization(grad_clip=1.0), or check the inputs for NaN values. The weights in memory are no "
-            "longer usable; the last checkpoint, if any, is intact.")
-
+            "longer usable; the last checkpoint, if any, is intact."
+        )
 
 
 def epoch_seed(base_seed: int, epoch: int) -> int:
@@ -48,14 +54,21 @@ def build_optimizer(net, optimizer, lr: float, scheduler, grad_clip):
     """Adam(lr or scheduler) unless an optimizer is given; checks the scheduler/clip wiring."""
     clip = paddle.nn.ClipGradByGlobalNorm(float(grad_clip)) if grad_clip is not None else None
     if optimizer is None:
-        return paddle.optimizer.Adam(learning_rate=scheduler if scheduler is not None else lr,
-                                     parameters=net.parameters(), grad_clip=clip)
+        return paddle.optimizer.Adam(
+            learning_rate=scheduler if scheduler is not None else lr,
+            parameters=net.parameters(),
+            grad_clip=clip,
+        )
     if scheduler is not None and getattr(optimizer, "_learning_rate", None) is not scheduler:
-        raise ValueError("fit(scheduler=...) with your own optimizer: build the optimizer with "
-                         "learning_rate=scheduler (the same object) so that stepping it changes the rate")
+        raise ValueError(
+            "fit(scheduler=...) with your own optimizer: build the optimizer with "
+            "learning_rate=scheduler (the same object) so that stepping it changes the rate"
+        )
     if grad_clip is not None:
-        raise ValueError("fit(grad_clip=...) with your own optimizer: pass "
-                         f"grad_clip=paddle.nn.ClipGradByGlobalNorm({grad_clip}) to the optimizer instead")
+        raise ValueError(
+            "fit(grad_clip=...) with your own optimizer: pass "
+            f"grad_clip=paddle.nn.ClipGradByGlobalNorm({grad_clip}) to the optimizer instead"
+        )
     return optimizer
 
 
@@ -63,7 +76,9 @@ def resolve_amp(amp: bool | None, device: str, announce: bool) -> bool:
     on_gpu = device.startswith("gpu")
     if amp and not on_gpu:
         if announce:
-            print("Note: amp=True ignored: float16 mixed precision needs a GPU; training in float32 on CPU.")
+            print(
+                "Note: amp=True ignored: float16 mixed precision needs a GPU; training in float32 on CPU."
+            )
         return False
     return on_gpu if amp is None else bool(amp)
 
@@ -75,8 +90,6 @@ def step_scheduler(scheduler, loss: float) -> None:
         scheduler.step(loss)
     else:
         scheduler.step()
-
-
 
 
 def _backward_and_step(loss, optimizer, scaler) -> None:
@@ -94,7 +107,7 @@ def _backward_and_step(loss, optimizer, scaler) -> None:
 class Run:
     """What one fit call trains with."""
 
-    model: paddle.nn.Layer          # what forward is called on (DataParallel in a multi-process run)
+    model: paddle.nn.Layer  # what forward is called on (DataParallel in a multi-process run)
     optimizer: Any
     scaler: Any
     amp: bool
@@ -110,8 +123,13 @@ def train_one_epoch(run: Run, loader, epoch: int) -> dict:
     run.model.train()
     loss_sum, seen, correct = 0.0, 0, []
     start = time.perf_counter()
-    with progress(total=loader_length(loader), desc=f"epoch {epoch + 1}/{run.epochs}", leave=False,
-                  disable=not run.show_progress, unit="batch") as bar:
+    with progress(
+        total=loader_length(loader),
+        desc=f"epoch {epoch + 1}/{run.epochs}",
+        leave=False,
+        disable=not run.show_progress,
+        unit="batch",
+    ) as bar:
         for step, batch in enumerate(loader, start=1):
             images, labels = batch[0], batch[1]
             with paddle.amp.auto_cast(enable=run.amp, level="O1"):
@@ -136,4 +154,9 @@ def train_one_epoch(run: Run, loader, epoch: int) -> dict:
     loss_sum, correct_total, seen = sum_over_processes([loss_sum, correct_total, seen])
     if not seen:
         raise ValueError("fit: the training loader yielded no batches")
-    return {"loss": loss_sum / seen, "acc": correct_total / seen, "images": seen, "seconds": seconds}
+    return {
+        "loss": loss_sum / seen,
+        "acc": correct_total / seen,
+        "images": seen,
+        "seconds": seconds,
+    }

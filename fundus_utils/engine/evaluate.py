@@ -1,4 +1,5 @@
 """Evaluation: logits over a loader, then the metrics of :mod:`fundus_utils.engine.metrics`."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -8,6 +8,7 @@ Models that return ``(main, aux1, aux2)`` in train mode (GoogLeNet) are trained 
 ``w0 * loss(main) + w1 * loss(aux1) + w2 * loss(aux2)`` with ``aux_weights``; evaluation
 uses ``main`` only. Taught in 01_lenet (the single-logit pitfalls) and 04_googlenet (auxiliary heads).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,7 +21,7 @@ from scipy.special import expit, softmax
 
 from .metrics import binary_metrics, multiclass_metrics
 
-__all__: list[str] = []   # internal: nothing here is part of the flat API (fu.<name>)
+__all__: list[str] = []  # internal: nothing here is part of the flat API (fu.<name>)
 
 
 def split_outputs(outputs) -> tuple[paddle.Tensor, list]:
@@ -47,7 +48,9 @@ class Head:
     def loss(self, logits: paddle.Tensor, labels: paddle.Tensor) -> paddle.Tensor:
         logits = logits.astype("float32")
         if self.binary:
-            return F.binary_cross_entropy_with_logits(logits, labels.astype("float32").reshape([-1, 1]))
+            return F.binary_cross_entropy_with_logits(
+                logits, labels.astype("float32").reshape([-1, 1])
+            )
         return F.cross_entropy(logits, labels.astype("int64").reshape([-1]))
 
     def correct(self, logits: paddle.Tensor, labels: paddle.Tensor) -> paddle.Tensor:
@@ -66,7 +69,8 @@ class Head:
             raise ValueError(
                 f"the model has {self.width} output(s), so labels must lie in 0..{limit}, "
                 f"but a batch holds labels {low}..{top}; give the model one output per class "
-                "(or 1 output for a binary task)")
+                "(or 1 output for a binary task)"
+            )
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """Sigmoid of the single logit (shape [N]) or softmax over K logits (shape [N, K])."""
@@ -87,8 +91,13 @@ def training_loss(head: Head, outputs, labels, aux_weights: Sequence[float]) -> 
         return head.loss(main, labels)
     heads = [main] + aux
     if len(aux_weights) != len(heads):
-        raise ValueError(f"the model returned {len(heads)} outputs but aux_weights has "
-                         f"{len(aux_weights)} entries {tuple(aux_weights)}")
-    terms = [float(w) * head.loss(split_outputs(o)[0], labels)
-             for w, o in zip(aux_weights, heads) if o is not None]
+        raise ValueError(
+            f"the model returned {len(heads)} outputs but aux_weights has "
+            f"{len(aux_weights)} entries {tuple(aux_weights)}"
+        )
+    terms = [
+        float(w) * head.loss(split_outputs(o)[0], labels)
+        for w, o in zip(aux_weights, heads)
+        if o is not None
+    ]
     return paddle.add_n(terms)

@@ -1,4 +1,5 @@
 """What one training run recorded, epoch by epoch: :class:`History`. Taught in 01_lenet, section 5."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,8 +36,17 @@ class History:
     images_per_s: list = dataclasses.field(default_factory=list)
 
     SERIES: ClassVar[tuple[str, ...]] = (
-        "train_loss", "train_acc", "valid_loss", "valid_acc", "valid_auc", "valid_sensitivity",
-        "valid_specificity", "lr", "seconds", "images_per_s")
+        "train_loss",
+        "train_acc",
+        "valid_loss",
+        "valid_acc",
+        "valid_auc",
+        "valid_sensitivity",
+        "valid_specificity",
+        "lr",
+        "seconds",
+        "images_per_s",
+    )
 
     def __len__(self) -> int:
         return len(self.train_loss)
@@ -81,8 +91,11 @@ class History:
             return None
         values, direction = self._monitored()
         sign = 1.0 if direction == "max" else -1.0
-        scored = [(sign * v, -loss if math.isfinite(loss) else -math.inf, -i)
-                  for i, (v, loss) in enumerate(zip(values, self.valid_loss)) if math.isfinite(v)]
+        scored = [
+            (sign * v, -loss if math.isfinite(loss) else -math.inf, -i)
+            for i, (v, loss) in enumerate(zip(values, self.valid_loss))
+            if math.isfinite(v)
+        ]
         return -max(scored)[2] + 1 if scored else len(self)
 
     @property
@@ -105,10 +118,16 @@ class History:
 
     def to_dict(self) -> dict:
         """Plain Python data (JSON-friendly apart from NaN)."""
-        return {"monitor": self.monitor, **{name: list(getattr(self, name)) for name in self.SERIES}}
+        return {
+            "monitor": self.monitor,
+            **{name: list(getattr(self, name)) for name in self.SERIES},
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "History":
         """Inverse of :meth:`to_dict`; ``None`` entries (NaN in JSON) become NaN."""
-        series = {name: [NAN if v is None else float(v) for v in data.get(name, [])] for name in cls.SERIES}
+        series = {
+            name: [NAN if v is None else float(v) for v in data.get(name, [])]
+            for name in cls.SERIES
+        }
         return cls(monitor=data.get("monitor", "auc"), **series)

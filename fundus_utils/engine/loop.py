@@ -18,6 +18,7 @@ The pieces live beside it: heads and losses (``heads``), one epoch (``epoch``), 
 (``evaluate``), checkpoints (``checkpoints``), multi-process loaders (``distributed``), the
 per-epoch report (``logs``) and the results file (``results``).
 """
+
 from __future__ import annotations
 
 import math
@@ -49,12 +50,22 @@ from .results import results_file, write_results
 __all__ = ["fit"]
 
 
-def fit(model: paddle.nn.Layer, train_loader: paddle.io.DataLoader,
-        valid_loader: paddle.io.DataLoader | None, *, epochs: int, lr: float = 1e-3,
-        seed: int | None = None, aux_weights: Sequence[float] = (1.0, 0.3, 0.3),
-        run_name: str | None = None, monitor: str = "auc", verbose: bool = True,
-        optimization: Optimization | None = None, checkpoints: Checkpointing | None = None,
-        reporting: Reporting | None = None) -> History:
+def fit(
+    model: paddle.nn.Layer,
+    train_loader: paddle.io.DataLoader,
+    valid_loader: paddle.io.DataLoader | None,
+    *,
+    epochs: int,
+    lr: float = 1e-3,
+    seed: int | None = None,
+    aux_weights: Sequence[float] = (1.0, 0.3, 0.3),
+    run_name: str | None = None,
+    monitor: str = "auc",
+    verbose: bool = True,
+    optimization: Optimization | None = None,
+    checkpoints: Checkpointing | None = None,
+    reporting: Reporting | None = None,
+) -> History:
     """Train ``model`` for ``epochs`` epochs in total, evaluating on ``valid_loader`` after each.
 
     Taught in 01_lenet, §4; every architecture notebook calls it.
@@ -89,16 +100,30 @@ def fit(model: paddle.nn.Layer, train_loader: paddle.io.DataLoader,
     net = unwrap(model)
     use_amp = resolve_amp(amp, device, announce=verbose and main_process)
     optimizer = build_optimizer(net, optimizer, lr, scheduler, grad_clip)
-    scaler = paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15) if use_amp else None
+    scaler = paddle.amp.GradScaler(init_loss_scaling=2.0**15) if use_amp else None
     history, seed_in_checkpoint = History(monitor=monitor), None
     if resume:
         history, seed_in_checkpoint = _resume_if_possible(
-            checkpoint_path(checkpoint_dir, "last"), monitor, verbose and main_process,
-            net=net, optimizer=optimizer, scaler=scaler, scheduler=scheduler)
-    base_seed = next(s for s in (seed, seed_in_checkpoint, runtime.current_seed(), 0) if s is not None)
-    run = Run(model=paddle.DataParallel(net) if distributed else net, optimizer=optimizer, scaler=scaler,
-               amp=use_amp, aux_weights=tuple(aux_weights), epochs=epochs,
-               show_progress=verbose and main_process)
+            checkpoint_path(checkpoint_dir, "last"),
+            monitor,
+            verbose and main_process,
+            net=net,
+            optimizer=optimizer,
+            scaler=scaler,
+            scheduler=scheduler,
+        )
+    base_seed = next(
+        s for s in (seed, seed_in_checkpoint, runtime.current_seed(), 0) if s is not None
+    )
+    run = Run(
+        model=paddle.DataParallel(net) if distributed else net,
+        optimizer=optimizer,
+        scaler=scaler,
+        amp=use_amp,
+        aux_weights=tuple(aux_weights),
+        epochs=epochs,
+        show_progress=verbose and main_process,
+    )
     train_batches = distributed_train_loader(train_loader) if distributed else train_loader
     writer = open_scalar_writer(log_dir) if main_process else None
     final_metrics = None
@@ -108,25 +133,50 @@ def fit(model: paddle.nn.Layer, train_loader: paddle.io.DataLoader,
             start = time.perf_counter()
             learning_rate = optimizer.get_lr()
             trained = train_one_epoch(run, train_batches, epoch)
-            final_metrics = evaluate(run.model, valid_loader, amp=use_amp) if valid_loader is not None else None
-            history.append(**_epoch_record(trained, final_metrics, learning_rate, time.perf_counter() - start))
+            final_metrics = (
+                evaluate(run.model, valid_loader, amp=use_amp) if valid_loader is not None else None
+            )
+            history.append(
+                **_epoch_record(trained, final_metrics, learning_rate, time.perf_counter() - start)
+            )
             step_scheduler(scheduler, history.valid_loss[-1] if final_metrics else trained["loss"])
             if main_process:
-                _end_of_epoch_outputs(history, epochs, verbose, writer, checkpoint_dir, net=net,
-                                      optimizer=optimizer, scaler=scaler, scheduler=scheduler, seed=base_seed)
+                _end_of_epoch_outputs(
+                    history,
+                    epochs,
+                    verbose,
+                    writer,
+                    checkpoint_dir,
+                    net=net,
+                    optimizer=optimizer,
+                    scaler=scaler,
+                    scheduler=scheduler,
+                    seed=base_seed,
+                )
     finally:
         if writer is not None:
             writer.close()
     net.eval()
     results_json = results_file(results_path, run_name)
     if main_process and results_json is not None:
-        write_results(results_json, net=net, run=run, history=history, run_name=run_name, device=device,
-                       train_loader=train_loader, input_shape=input_shape, final_metrics=final_metrics)
+        write_results(
+            results_json,
+            net=net,
+            run=run,
+            history=history,
+            run_name=run_name,
+            device=device,
+            train_loader=train_loader,
+            input_shape=input_shape,
+            final_metrics=final_metrics,
+        )
     runtime.barrier()
     return history
 
 
-def _resume_if_possible(path: Path, monitor: str, announce: bool, **state) -> tuple[History, int | None]:
+def _resume_if_possible(
+    path: Path, monitor: str, announce: bool, **state
+) -> tuple[History, int | None]:
     """Restore from ``path`` if it exists; returns (history, base seed of the checkpoint)."""
     if not path.is_file():
         if announce:
@@ -142,14 +192,23 @@ def _resume_if_possible(path: Path, monitor: str, announce: bool, **state) -> tu
 def _epoch_record(trained: dict, valid: dict | None, learning_rate: float, seconds: float) -> dict:
     """One History row from the training pass and the evaluation (NaN without validation)."""
     valid = valid or {}
-    return {"train_loss": trained["loss"], "train_acc": trained["acc"], "valid_loss": valid.get("loss", NAN),
-            "valid_acc": valid.get("accuracy", NAN), "valid_auc": valid.get("auc", NAN),
-            "valid_sensitivity": valid.get("sensitivity", NAN),
-            "valid_specificity": valid.get("specificity", NAN), "lr": learning_rate, "seconds": seconds,
-            "images_per_s": trained["images"] / max(trained["seconds"], 1e-9)}
+    return {
+        "train_loss": trained["loss"],
+        "train_acc": trained["acc"],
+        "valid_loss": valid.get("loss", NAN),
+        "valid_acc": valid.get("accuracy", NAN),
+        "valid_auc": valid.get("auc", NAN),
+        "valid_sensitivity": valid.get("sensitivity", NAN),
+        "valid_specificity": valid.get("specificity", NAN),
+        "lr": learning_rate,
+        "seconds": seconds,
+        "images_per_s": trained["images"] / max(trained["seconds"], 1e-9),
+    }
 
 
-def _end_of_epoch_outputs(history: History, epochs: int, verbose: bool, writer, checkpoint_dir, **state) -> None:
+def _end_of_epoch_outputs(
+    history: History, epochs: int, verbose: bool, writer, checkpoint_dir, **state
+) -> None:
     """Rank 0's per-epoch work: summary line, VisualDL scalars, last/best checkpoints."""
     if verbose:
         print(format_epoch(history.last, epochs), flush=True)
@@ -159,4 +218,7 @@ def _end_of_epoch_outputs(history: History, epochs: int, verbose: bool, writer, 
     last = checkpoint_path(checkpoint_dir, "last")
     save_checkpoint(last, history=history, **state)
     if history.best_epoch == history.epochs and math.isfinite(history.valid_loss[-1]):
-        write_file(checkpoint_path(checkpoint_dir, "best"), lambda temporary: shutil.copyfile(last, temporary))
+        write_file(
+            checkpoint_path(checkpoint_dir, "best"),
+            lambda temporary: shutil.copyfile(last, temporary),
+        )

@@ -7,6 +7,7 @@ Undefined values are never a crash: they come back as ``float('nan')`` and the
 ``note`` entry of the result says why (e.g. AUC on a validation set that holds
 a single class).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,9 @@ def _as_binary_inputs(probs, labels) -> tuple[np.ndarray, np.ndarray]:
     probs = np.asarray(probs, dtype=np.float64).reshape(-1)
     labels = np.asarray(labels).reshape(-1)
     if probs.shape != labels.shape:
-        raise ValueError(f"probs and labels must have the same length, got {probs.size} and {labels.size}")
+        raise ValueError(
+            f"probs and labels must have the same length, got {probs.size} and {labels.size}"
+        )
     if probs.size == 0:
         raise ValueError("cannot compute metrics on an empty set (0 samples)")
     if not np.isin(labels, (0, 1)).all():
@@ -58,7 +61,9 @@ def binary_metrics(probs, labels, threshold: float = 0.5) -> dict:
     else:
         auc = NAN
         present = "positive (PM)" if n_pos else "negative (non-PM)"
-        notes.append(f"AUC undefined: all {labels.size} samples are {present}; AUC needs both classes")
+        notes.append(
+            f"AUC undefined: all {labels.size} samples are {present}; AUC needs both classes"
+        )
     if not n_pos:
         notes.append("sensitivity undefined: no positive samples")
     if not n_neg:
@@ -84,12 +89,16 @@ def _as_multiclass_inputs(probs, labels) -> tuple[np.ndarray, np.ndarray]:
     probs = np.asarray(probs, dtype=np.float64)
     labels = np.asarray(labels).reshape(-1).astype(np.int64)
     if probs.ndim != 2 or probs.shape[0] != labels.size:
-        raise ValueError(f"probs must be N x K with N = len(labels) = {labels.size}, got shape {probs.shape}")
+        raise ValueError(
+            f"probs must be N x K with N = len(labels) = {labels.size}, got shape {probs.shape}"
+        )
     if labels.size == 0:
         raise ValueError("cannot compute metrics on an empty set (0 samples)")
     num_classes = probs.shape[1]
     if labels.min() < 0 or labels.max() >= num_classes:
-        raise ValueError(f"labels must lie in 0..{num_classes - 1}, found {np.unique(labels).tolist()}")
+        raise ValueError(
+            f"labels must lie in 0..{num_classes - 1}, found {np.unique(labels).tolist()}"
+        )
     return probs, labels
 
 
@@ -126,8 +135,10 @@ def multiclass_metrics(probs, labels) -> dict:
     if absent:
         notes.append(f"recall undefined for classes {absent}: no samples of them")
     if undefined:
-        notes.append(f"macro AUC undefined: one-vs-rest AUC of classes {undefined} needs samples "
-                     "of the class and of the rest")
+        notes.append(
+            f"macro AUC undefined: one-vs-rest AUC of classes {undefined} needs samples "
+            "of the class and of the rest"
+        )
     return {
         "accuracy": _ratio(int(np.trace(confusion)), labels.size),
         "auc": float(np.mean(per_class_auc)) if not undefined else NAN,
@@ -151,8 +162,18 @@ def roc_points(probs, labels) -> dict:
     probs, labels = _as_binary_inputs(probs, labels)
     if labels.min() == labels.max():
         empty = np.empty(0, dtype=np.float64)
-        return {"fpr": empty, "tpr": empty.copy(), "thresholds": empty.copy(), "auc": NAN,
-                "note": f"ROC undefined: all {labels.size} samples have label {int(labels[0])}"}
+        return {
+            "fpr": empty,
+            "tpr": empty.copy(),
+            "thresholds": empty.copy(),
+            "auc": NAN,
+            "note": f"ROC undefined: all {labels.size} samples have label {int(labels[0])}",
+        }
     fpr, tpr, thresholds = roc_curve(labels, probs)
-    return {"fpr": fpr, "tpr": tpr, "thresholds": thresholds,
-            "auc": float(roc_auc_score(labels, probs)), "note": ""}
+    return {
+        "fpr": fpr,
+        "tpr": tpr,
+        "thresholds": thresholds,
+        "auc": float(roc_auc_score(labels, probs)),
+        "note": "",
+    }

@@ -10,6 +10,7 @@ notebooks; the groups below are for what only some runs need::
            checkpoints=fu.Checkpointing("runs/resnet50/ckpt", resume=True),
            reporting=fu.Reporting(log_dir="runs/resnet50/vdl"))
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Each architecture notebook trains with ``fit(..., run_name=ARCH)``, which writes
 ``runs_dir()/ARCH/results.json``. The comparison notebook and the course command read
 them back here, so no number is ever retyped.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,12 +26,20 @@ from .history import History
 
 __all__ = ["run_dir", "read_results", "load_results", "load_histories"]
 
-TABLE_COLUMNS = {                    # results JSON key -> table column
-    "architecture": "arch", "parameters": "params", "flops": "flops", "image_size": "image_size",
-    "epochs": "epochs", "seconds_per_epoch": "seconds_per_epoch", "best_epoch": "best_epoch",
-    "best_valid_acc": "best_valid_acc", "best_valid_auc": "best_valid_auc",
-    "final_valid_acc": "final_valid_acc", "final_valid_auc": "final_valid_auc",
-    "data_kind": "data_kind", "device": "device",
+TABLE_COLUMNS = {  # results JSON key -> table column
+    "architecture": "arch",
+    "parameters": "params",
+    "flops": "flops",
+    "image_size": "image_size",
+    "epochs": "epochs",
+    "seconds_per_epoch": "seconds_per_epoch",
+    "best_epoch": "best_epoch",
+    "best_valid_acc": "best_valid_acc",
+    "best_valid_auc": "best_valid_auc",
+    "final_valid_acc": "final_valid_acc",
+    "final_valid_auc": "final_valid_auc",
+    "data_kind": "data_kind",
+    "device": "device",
 }
 
 
@@ -47,7 +56,9 @@ def read_results(root: str | Path | None = None) -> list[dict]:
     Taught in 07_compare, §1.
     """
     root = Path(root or runs_dir())
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(root.glob(f"*/{RESULTS_NAME}"))]
+    return [
+        json.loads(p.read_text(encoding="utf-8")) for p in sorted(root.glob(f"*/{RESULTS_NAME}"))
+    ]
 
 
 def load_results(root: str | Path | None = None) -> pd.DataFrame:
@@ -66,8 +77,13 @@ def load_results(root: str | Path | None = None) -> pd.DataFrame:
         row["processes"] = result.get("world_size")
         row["flops_image_size"] = (result.get("flops_input_shape") or [None])[-1]
         rows.append(row)
-    columns = list(TABLE_COLUMNS.values()) + ["best_valid_sensitivity", "best_valid_specificity", "classes",
-                                              "processes", "flops_image_size"]
+    columns = list(TABLE_COLUMNS.values()) + [
+        "best_valid_sensitivity",
+        "best_valid_specificity",
+        "classes",
+        "processes",
+        "flops_image_size",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -90,6 +106,7 @@ def results_file(results_path, run_name) -> Path | None:
 def _model_size(net: paddle.nn.Layer, input_shape) -> tuple[int, int | None]:
     """(parameter count, FLOPs or None): a results file records both."""
     from .. import inspection
+
     params = inspection.count_params(net)
     try:
         flops = inspection.count_flops(net, tuple(input_shape))
@@ -114,8 +131,18 @@ def _json_safe(value):
     return value
 
 
-def write_results(path: Path, *, net, run: Run, history: History, run_name, device: str,
-                   train_loader, input_shape, final_metrics: dict | None) -> None:
+def write_results(
+    path: Path,
+    *,
+    net,
+    run: Run,
+    history: History,
+    run_name,
+    device: str,
+    train_loader,
+    input_shape,
+    final_metrics: dict | None,
+) -> None:
     params, flops = _model_size(net, input_shape)
     image_shape = run.image_shape or list(input_shape[1:])
     results = {
@@ -134,7 +161,9 @@ def write_results(path: Path, *, net, run: Run, history: History, run_name, devi
         "final_valid_auc": (history.last or {}).get("valid_auc"),
         "best": history.best,
         "final": history.last,
-        "final_metrics": {k: v for k, v in (final_metrics or {}).items() if k not in ("probs", "labels")},
+        "final_metrics": {
+            k: v for k, v in (final_metrics or {}).items() if k not in ("probs", "labels")
+        },
         "device": runtime.device_description(device),
         "amp": run.amp,
         "world_size": runtime.world_size(),

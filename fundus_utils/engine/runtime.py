@@ -4,6 +4,7 @@ Multi-process runs are started with ``python -m paddle.distributed.launch --npro
 script.py``; the launcher sets ``PADDLE_TRAINERS_NUM`` (world size) and ``PADDLE_TRAINER_ID``
 (rank) for every process, which is what the helpers below read.
 """
+
 from __future__ import annotations
 
 import os
@@ -84,7 +85,6 @@ def barrier() -> None:
     """Wait for all processes (no-op in a single-process run)."""
     if is_distributed() and dist.is_initialized():
         dist.barrier()
-
 
 
 def _local_gpu_id() -> int:

@@ -1,5 +1,6 @@
 """Byte-reproducible files: zips with fixed dates, JPEG, BMP masks and the xlsx label workbook,
 laid out like AI Studio dataset 19065."""
+
 from __future__ import annotations
 
 import io
@@ -18,27 +19,30 @@ from ..core.config import (
 )
 from ..core.errors import FundusDataError
 
-__all__: list[str] = []   # internal: nothing here is part of the flat API (fu.<name>)
+__all__: list[str] = []  # internal: nothing here is part of the flat API (fu.<name>)
 
 # --- zips and annotation stand-ins ------------------------------------------------------------
-ZIP_DATE_TIME = (2019, 1, 1, 0, 0, 0)     # fixed entry dates make the zips byte-identical
+ZIP_DATE_TIME = (2019, 1, 1, 0, 0, 0)  # fixed entry dates make the zips byte-identical
 XLSX_TIMESTAMP = "2019-01-01T00:00:00Z"
 ZIP_COMPRESSLEVEL = 6
-STORED_SUFFIXES = (".jpg", ".zip")        # already compressed: stored, not deflated
+STORED_SUFFIXES = (".jpg", ".zip")  # already compressed: stored, not deflated
 DF_ANNOTATION_DIR = "PALM-Training400-Annotation-D&F"
-LESION_ANNOTATION_DIR = "PALM-Training400-Annotation-Lession"   # sic: the real archive's spelling
+LESION_ANNOTATION_DIR = "PALM-Training400-Annotation-Lession"  # sic: the real archive's spelling
 DISC_MASK_DIR = "Disc_Masks"
 ATROPHY_MASK_DIR = "Lesion_Masks/Atrophy"
 MACOS_JUNK_DIR = "__MACOSX"
 N_DISC_MASKS_PER_CLASS = 1
 N_LESION_MASKS = 2
 N_VALID_DISC_MASKS = 2
-APPLEDOUBLE_JUNK = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(10) + b"ATTR" + bytes(30)
+APPLEDOUBLE_JUNK = (
+    b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(10) + b"ATTR" + bytes(30)
+)
 
 
 # ============================================================================================
 # Byte-reproducible files
 # ============================================================================================
+
 
 def _zipinfo(name: str, size: int = 0) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
@@ -48,7 +52,9 @@ def _zipinfo(name: str, size: int = 0) -> zipfile.ZipInfo:
         info.compress_type = zipfile.ZIP_STORED
     else:
         info.external_attr = 0o100644 << 16
-        info.compress_type = zipfile.ZIP_STORED if name.lower().endswith(STORED_SUFFIXES) else zipfile.ZIP_DEFLATED
+        info.compress_type = (
+            zipfile.ZIP_STORED if name.lower().endswith(STORED_SUFFIXES) else zipfile.ZIP_DEFLATED
+        )
     info.file_size = size
     return info
 
@@ -83,7 +89,10 @@ class ZipWriter:
 
     def add_file(self, name: str, path: Path) -> None:
         self._claim(name)
-        with open(path, "rb") as src, self._zf.open(_zipinfo(name, path.stat().st_size), "w") as dst:
+        with (
+            open(path, "rb") as src,
+            self._zf.open(_zipinfo(name, path.stat().st_size), "w") as dst,
+        ):
             shutil.copyfileobj(src, dst, 1 << 20)
 
     def __enter__(self) -> "ZipWriter":
@@ -109,7 +118,9 @@ def zip_bytes(entries: dict[str, bytes]) -> bytes:
 
 def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
     """RGB uint8 image -> JPEG bytes at ``quality``."""
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    )
     if not ok:
         raise FundusDataError("could not encode a sample image as JPEG")
     return buf.tobytes()
@@ -127,12 +138,17 @@ def xlsx(rows: list[dict]) -> bytes:
     buf = io.BytesIO()
     pd.DataFrame(rows, columns=list(LABEL_COLUMNS)).to_excel(buf, index=False, engine="openpyxl")
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, \
-            zipfile.ZipFile(out, "w", compresslevel=ZIP_COMPRESSLEVEL) as dst:
-        for info in src.infolist():           # keep openpyxl's order: [Content_Types].xml etc.
+    with (
+        zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src,
+        zipfile.ZipFile(out, "w", compresslevel=ZIP_COMPRESSLEVEL) as dst,
+    ):
+        for info in src.infolist():  # keep openpyxl's order: [Content_Types].xml etc.
             data = src.read(info.filename)
             if info.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*",
-                              rb"\g<1>" + XLSX_TIMESTAMP.encode(), data)
+                data = re.sub(
+                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*",
+                    rb"\g<1>" + XLSX_TIMESTAMP.encode(),
+                    data,
+                )
             dst.writestr(_zipinfo(info.filename, len(data)), data)
     return out.getvalue()

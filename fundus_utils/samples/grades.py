@@ -26,6 +26,7 @@ render's affine matrix, so they follow the flip, rotation and zoom of each image
 Findings darken or brighten the rendered pixels multiplicatively, so they take on each
 image's white balance and exposure. Everything is synthetic: not patient data, not DDR.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,26 +51,34 @@ from .retina import (
     BASE_FOVEA,
 )
 
-__all__ = ["write_graded_sample", "GRADES", "GRADE_NAMES", "GRADED_IMAGE_SIZE", "MICROANEURYSM_RADIUS"]
+__all__ = [
+    "write_graded_sample",
+    "GRADES",
+    "GRADE_NAMES",
+    "GRADED_IMAGE_SIZE",
+    "MICROANEURYSM_RADIUS",
+]
 
 GENERATOR_VERSION = "1"
 GRADES = (0, 1, 2, 3, 4)
 GRADE_NAMES = ("no DR", "mild NPDR", "moderate NPDR", "severe NPDR", "PDR")
 DEFAULT_PER_GRADE = 12
-GRADED_IMAGE_SIZE = (354, 343)          # (width, height): a sixth of iChallenge-PM's 2124 x 2056
-MAX_PER_GRADE = 9999                     # four-digit file numbers
-SPLIT_BASE = 100                          # image streams: image_rng(seed, SPLIT_BASE + grade, index)
+GRADED_IMAGE_SIZE = (354, 343)  # (width, height): a sixth of iChallenge-PM's 2124 x 2056
+MAX_PER_GRADE = 9999  # four-digit file numbers
+SPLIT_BASE = 100  # image streams: image_rng(seed, SPLIT_BASE + grade, index)
 GRADES_NOTICE = (
     "SAMPLE SET: a generated 5-grade diabetic-retinopathy sample laid out like DDR (one folder "
-    "per grade). Results on it are sample results, not DDR results.")
+    "per grade). Results on it are sample results, not DDR results."
+)
 SAMPLE_ORIGIN_GRADES = (
     "Base photograph: skimage.data.retina(), a colour fundus photograph of a normal left eye, "
     "CC0 public domain (Wikimedia Commons), shipped with scikit-image, rendered with the per-image "
     "variation of fundus_utils.samples.pm. Every finding (microaneurysms, haemorrhages, exudates, "
     "cotton-wool spots, new vessels) is synthetic, painted by fundus_utils.samples.grades. "
-    "Not patient data; not DDR; not for any clinical use.")
+    "Not patient data; not DDR; not for any clinical use."
+)
 
-SUPERSAMPLE = 4                          # lesions are drawn at 4x and averaged down (anti-aliasing)
+SUPERSAMPLE = 4  # lesions are drawn at 4x and averaged down (anti-aliasing)
 
 # --- lesion sizes, as fractions of the canonical side (the base photograph's width) -----------
 # The optic disc is about 0.08 of the side across (BASE_DISC_RADII); real microaneurysms are
@@ -77,25 +86,26 @@ SUPERSAMPLE = 4                          # lesions are drawn at 4x and averaged 
 MICROANEURYSM_RADIUS = (0.0035, 0.0055)
 DOT_HAEMORRHAGE_RADIUS = (0.006, 0.011)
 BLOT_HAEMORRHAGE_RADIUS = (0.011, 0.02)
-FLAME_HAEMORRHAGE_AXES = ((0.018, 0.035), (0.004, 0.008))   # (long, short) half-axes
+FLAME_HAEMORRHAGE_AXES = ((0.018, 0.035), (0.004, 0.008))  # (long, short) half-axes
 EXUDATE_RADIUS = (0.0025, 0.0065)
 COTTON_WOOL_RADIUS = (0.012, 0.026)
 NEOVESSEL_WIDTH = 0.0022
 PRERETINAL_RADIUS = (0.04, 0.07)
-LESION_ZONE = 0.40                       # lesions lie within this distance of the FOV centre
+LESION_ZONE = 0.40  # lesions lie within this distance of the FOV centre
 
 # --- colours: multiplicative gains on the rendered RGB (0..1), then an additive part ----------
-HAEMORRHAGE_GAIN = np.array([0.62, 0.24, 0.27], np.float32)        # dark red
+HAEMORRHAGE_GAIN = np.array([0.62, 0.24, 0.27], np.float32)  # dark red
 PRERETINAL_GAIN = np.array([0.52, 0.14, 0.16], np.float32)
-EXUDATE_GAIN = np.array([1.9, 2.2, 0.8], np.float32)              # waxy yellow
+EXUDATE_GAIN = np.array([1.9, 2.2, 0.8], np.float32)  # waxy yellow
 EXUDATE_ADD = np.array([0.10, 0.08, 0.0], np.float32)
-COTTON_WOOL_GAIN = np.array([1.3, 1.6, 1.8], np.float32)           # pale, fluffy white-grey
+COTTON_WOOL_GAIN = np.array([1.3, 1.6, 1.8], np.float32)  # pale, fluffy white-grey
 COTTON_WOOL_ADD = np.array([0.22, 0.21, 0.19], np.float32)
 
 
 # ============================================================================================
 # Per-grade recipe: how many findings of each kind
 # ============================================================================================
+
 
 @dataclass(frozen=True)
 class GradeFindings:
@@ -120,17 +130,26 @@ def draw_findings(grade: int, rng: np.random.Generator) -> GradeFindings:
     if grade == 1:
         return GradeFindings(microaneurysms=int(rng.integers(2, 7)))
     if grade == 2:
-        return GradeFindings(microaneurysms=int(rng.integers(6, 16)), dot_haemorrhages=int(rng.integers(2, 6)),
-                             blot_haemorrhages=int(rng.integers(1, 4)), exudate_clusters=int(rng.integers(1, 3)))
-    severe = dict(microaneurysms=int(rng.integers(10, 22)), dot_haemorrhages=int(rng.integers(8, 16)),
-                  blot_haemorrhages=int(rng.integers(5, 10)), flame_haemorrhages=int(rng.integers(2, 6)),
-                  exudate_clusters=int(rng.integers(2, 5)), cotton_wool_spots=int(rng.integers(2, 6)))
+        return GradeFindings(
+            microaneurysms=int(rng.integers(6, 16)),
+            dot_haemorrhages=int(rng.integers(2, 6)),
+            blot_haemorrhages=int(rng.integers(1, 4)),
+            exudate_clusters=int(rng.integers(1, 3)),
+        )
+    severe = dict(
+        microaneurysms=int(rng.integers(10, 22)),
+        dot_haemorrhages=int(rng.integers(8, 16)),
+        blot_haemorrhages=int(rng.integers(5, 10)),
+        flame_haemorrhages=int(rng.integers(2, 6)),
+        exudate_clusters=int(rng.integers(2, 5)),
+        cotton_wool_spots=int(rng.integers(2, 6)),
+    )
     if grade == 3:
         return GradeFindings(**severe)
     tufts = int(rng.integers(1, 4))
     preretinal = bool(rng.uniform() < 0.5)
     if preretinal and rng.uniform() < 0.3:
-        tufts = 0                          # some PDR images show the haemorrhage, not the vessels
+        tufts = 0  # some PDR images show the haemorrhage, not the vessels
     return GradeFindings(**severe, neovascular_tufts=tufts, preretinal=preretinal)
 
 
@@ -138,17 +157,18 @@ def draw_findings(grade: int, rng: np.random.Generator) -> GradeFindings:
 # Drawing (output frame, supersampled)
 # ============================================================================================
 
+
 @dataclass
 class _Canvas:
     """Three lesion layers at SUPERSAMPLE x the output size, and the canonical -> canvas mapping."""
 
-    size: tuple[int, int]                    # output (w, h)
-    matrix: np.ndarray                       # canonical pixels -> output pixels (2 x 3)
-    side: int                                # canonical side in pixels
-    red: np.ndarray = field(init=False)      # haemorrhages, microaneurysms, new vessels
+    size: tuple[int, int]  # output (w, h)
+    matrix: np.ndarray  # canonical pixels -> output pixels (2 x 3)
+    side: int  # canonical side in pixels
+    red: np.ndarray = field(init=False)  # haemorrhages, microaneurysms, new vessels
     deep_red: np.ndarray = field(init=False)  # pre-retinal haemorrhage
-    yellow: np.ndarray = field(init=False)   # hard exudates
-    white: np.ndarray = field(init=False)    # cotton-wool spots
+    yellow: np.ndarray = field(init=False)  # hard exudates
+    white: np.ndarray = field(init=False)  # cotton-wool spots
 
     def __post_init__(self) -> None:
         w, h = self.size
@@ -186,18 +206,35 @@ def _dot(layer: np.ndarray, canvas: _Canvas, uv, radius: float, strength: float)
     cv2.circle(layer, (int(round(cx)), int(round(cy))), r, _layer_value(strength), -1, cv2.LINE_AA)
 
 
-def _ellipse(layer: np.ndarray, canvas: _Canvas, uv, axes: tuple[float, float], canonical_angle: float,
-             strength: float) -> None:
+def _ellipse(
+    layer: np.ndarray,
+    canvas: _Canvas,
+    uv,
+    axes: tuple[float, float],
+    canonical_angle: float,
+    strength: float,
+) -> None:
     cx, cy = canvas.point(uv)
     a, b = (max(1, int(round(v * canvas.scale))) for v in axes)
-    cv2.ellipse(layer, (int(round(cx)), int(round(cy))), (a, b), canvas.angle(canonical_angle), 0, 360,
-                _layer_value(strength), -1, cv2.LINE_AA)
+    cv2.ellipse(
+        layer,
+        (int(round(cx)), int(round(cy))),
+        (a, b),
+        canvas.angle(canonical_angle),
+        0,
+        360,
+        _layer_value(strength),
+        -1,
+        cv2.LINE_AA,
+    )
 
 
 def _in_zone(uv: np.ndarray) -> bool:
     """Inside the posterior pole / mid-periphery and clear of the optic disc."""
     from_centre = math.hypot(uv[0] - BASE_FOV_CENTRE[0], uv[1] - BASE_FOV_CENTRE[1])
-    from_disc = math.hypot((uv[0] - BASE_DISC[0]) / BASE_DISC_RADII[0], (uv[1] - BASE_DISC[1]) / BASE_DISC_RADII[1])
+    from_disc = math.hypot(
+        (uv[0] - BASE_DISC[0]) / BASE_DISC_RADII[0], (uv[1] - BASE_DISC[1]) / BASE_DISC_RADII[1]
+    )
     return from_centre < min(LESION_ZONE, BASE_FOV_RADIUS * 0.85) and from_disc > 1.6
 
 
@@ -212,21 +249,38 @@ def _random_spot(rng: np.random.Generator, around=BASE_FOVEA, spread: float = 0.
 
 def _paint_microaneurysms(rng, canvas: _Canvas, count: int) -> None:
     for _ in range(count):
-        _dot(canvas.red, canvas, _random_spot(rng, spread=0.14), rng.uniform(*MICROANEURYSM_RADIUS),
-             rng.uniform(0.75, 0.95))
+        _dot(
+            canvas.red,
+            canvas,
+            _random_spot(rng, spread=0.14),
+            rng.uniform(*MICROANEURYSM_RADIUS),
+            rng.uniform(0.75, 0.95),
+        )
 
 
 def _paint_haemorrhages(rng, canvas: _Canvas, f: GradeFindings) -> None:
     for _ in range(f.dot_haemorrhages):
-        _dot(canvas.red, canvas, _random_spot(rng), rng.uniform(*DOT_HAEMORRHAGE_RADIUS), rng.uniform(0.75, 0.95))
-    for _ in range(f.blot_haemorrhages):               # a blot: two or three overlapping ovals
+        _dot(
+            canvas.red,
+            canvas,
+            _random_spot(rng),
+            rng.uniform(*DOT_HAEMORRHAGE_RADIUS),
+            rng.uniform(0.75, 0.95),
+        )
+    for _ in range(f.blot_haemorrhages):  # a blot: two or three overlapping ovals
         uv, r = _random_spot(rng), rng.uniform(*BLOT_HAEMORRHAGE_RADIUS)
         strength = rng.uniform(0.8, 0.95)
         for _ in range(int(rng.integers(2, 4))):
             part = uv + rng.normal(0.0, 0.4 * r, 2)
-            _ellipse(canvas.red, canvas, part, (r * rng.uniform(0.6, 1.0), r * rng.uniform(0.5, 0.9)),
-                     rng.uniform(0, math.pi), strength)
-    for _ in range(f.flame_haemorrhages):              # flame: along the nerve fibres, radial to the disc
+            _ellipse(
+                canvas.red,
+                canvas,
+                part,
+                (r * rng.uniform(0.6, 1.0), r * rng.uniform(0.5, 0.9)),
+                rng.uniform(0, math.pi),
+                strength,
+            )
+    for _ in range(f.flame_haemorrhages):  # flame: along the nerve fibres, radial to the disc
         uv = _random_spot(rng, around=BASE_DISC, spread=0.16)
         along = math.atan2(uv[1] - BASE_DISC[1], uv[0] - BASE_DISC[0])
         axes = (rng.uniform(*FLAME_HAEMORRHAGE_AXES[0]), rng.uniform(*FLAME_HAEMORRHAGE_AXES[1]))
@@ -243,7 +297,11 @@ def _paint_exudates(rng, canvas: _Canvas, clusters: int) -> None:
         for _ in range(n):
             if ring:
                 t = rng.uniform(0, 2 * math.pi)
-                uv = centre + spread * 1.3 * np.array([math.cos(t), math.sin(t)]) + rng.normal(0, 0.003, 2)
+                uv = (
+                    centre
+                    + spread * 1.3 * np.array([math.cos(t), math.sin(t)])
+                    + rng.normal(0, 0.003, 2)
+                )
             else:
                 uv = centre + rng.normal(0.0, spread, 2)
             _dot(canvas.yellow, canvas, uv, rng.uniform(*EXUDATE_RADIUS), rng.uniform(0.7, 0.95))
@@ -253,12 +311,18 @@ def _paint_cotton_wool(rng, canvas: _Canvas, count: int) -> None:
     """Cotton-wool spots: soft pale patches along the vascular arcades above and below the disc."""
     for _ in range(count):
         side = 1.0 if rng.uniform() < 0.5 else -1.0
-        t = side * rng.uniform(0.5, 1.2)              # angle from the disc-fovea line
+        t = side * rng.uniform(0.5, 1.2)  # angle from the disc-fovea line
         dist = rng.uniform(0.08, 0.24)
         uv = np.array([BASE_DISC[0] + dist * math.cos(t), BASE_DISC[1] + dist * math.sin(t)])
         r = rng.uniform(*COTTON_WOOL_RADIUS)
-        _ellipse(canvas.white, canvas, uv, (r, r * rng.uniform(0.55, 0.9)), rng.uniform(0, math.pi),
-                 rng.uniform(0.55, 0.8))
+        _ellipse(
+            canvas.white,
+            canvas,
+            uv,
+            (r, r * rng.uniform(0.55, 0.9)),
+            rng.uniform(0, math.pi),
+            rng.uniform(0.55, 0.8),
+        )
 
 
 def _tortuous_path(rng, start: np.ndarray, length: float, step: float) -> np.ndarray:
@@ -280,22 +344,34 @@ def _paint_neovascularisation(rng, canvas: _Canvas, tufts: int) -> None:
         at_disc = index == 0 or rng.uniform() < 0.4
         if at_disc:
             t = rng.uniform(0, 2 * math.pi)
-            anchor = np.asarray(BASE_DISC) + np.array(BASE_DISC_RADII) * 0.8 * np.array([math.cos(t), math.sin(t)])
+            anchor = np.asarray(BASE_DISC) + np.array(BASE_DISC_RADII) * 0.8 * np.array(
+                [math.cos(t), math.sin(t)]
+            )
         else:
             anchor = _random_spot(rng, around=BASE_DISC, spread=0.15)
         for _ in range(int(rng.integers(3, 7))):
-            path = _tortuous_path(rng, anchor + rng.normal(0, 0.008, 2), rng.uniform(0.04, 0.09), 0.006)
-            cv2.polylines(canvas.red, [canvas.points(path)], False, _layer_value(rng.uniform(0.45, 0.7)),
-                          width, cv2.LINE_AA)
+            path = _tortuous_path(
+                rng, anchor + rng.normal(0, 0.008, 2), rng.uniform(0.04, 0.09), 0.006
+            )
+            cv2.polylines(
+                canvas.red,
+                [canvas.points(path)],
+                False,
+                _layer_value(rng.uniform(0.45, 0.7)),
+                width,
+                cv2.LINE_AA,
+            )
 
 
 def _paint_preretinal(rng, canvas: _Canvas) -> None:
     """Pre-retinal (subhyaloid) haemorrhage: boat-shaped, its upper edge a flat fluid level."""
     centre = np.asarray(BASE_FOVEA) + np.array([rng.uniform(-0.12, 0.08), rng.uniform(-0.02, 0.12)])
     r = rng.uniform(*PRERETINAL_RADIUS)
-    t = np.linspace(0.0, math.pi, 40)                   # the lower half of an oval (y grows downwards)
+    t = np.linspace(0.0, math.pi, 40)  # the lower half of an oval (y grows downwards)
     rim = np.c_[centre[0] + r * np.cos(t), centre[1] + 0.75 * r * np.sin(t)]
-    cv2.fillPoly(canvas.deep_red, [canvas.points(rim)], _layer_value(rng.uniform(0.85, 0.97)), cv2.LINE_AA)
+    cv2.fillPoly(
+        canvas.deep_red, [canvas.points(rim)], _layer_value(rng.uniform(0.85, 0.97)), cv2.LINE_AA
+    )
 
 
 def _alpha(layer: np.ndarray, size: tuple[int, int], soften: float = 0.0) -> np.ndarray:
@@ -318,11 +394,13 @@ def paint_grade(sample: SampleImage, grade: int, rng: np.random.Generator) -> np
     if findings.preretinal:
         _paint_preretinal(rng, canvas)
     img = sample.image.astype(np.float32) / 255.0
-    soft = 0.012 * canvas.scale / SUPERSAMPLE           # cotton-wool edges are feathery
-    for layer, gain, add, soften in ((canvas.red, HAEMORRHAGE_GAIN, 0.0, 0.5),
-                                     (canvas.deep_red, PRERETINAL_GAIN, 0.0, 0.6),
-                                     (canvas.yellow, EXUDATE_GAIN, EXUDATE_ADD, 0.0),
-                                     (canvas.white, COTTON_WOOL_GAIN, COTTON_WOOL_ADD, soft)):
+    soft = 0.012 * canvas.scale / SUPERSAMPLE  # cotton-wool edges are feathery
+    for layer, gain, add, soften in (
+        (canvas.red, HAEMORRHAGE_GAIN, 0.0, 0.5),
+        (canvas.deep_red, PRERETINAL_GAIN, 0.0, 0.6),
+        (canvas.yellow, EXUDATE_GAIN, EXUDATE_ADD, 0.0),
+        (canvas.white, COTTON_WOOL_GAIN, COTTON_WOOL_ADD, soft),
+    ):
         if layer.any():
             a = _alpha(layer, (w, h), soften)
             target = np.clip(img * gain + add, 0.0, 1.0)
@@ -333,6 +411,7 @@ def paint_grade(sample: SampleImage, grade: int, rng: np.random.Generator) -> np
 # ============================================================================================
 # Writing the folder
 # ============================================================================================
+
 
 def file_names(per_grade: int) -> dict[int, list[str]]:
     """``{grade: ["g0_0001.jpg", ...]}``: what :func:`write_graded_sample` writes into each grade folder."""
@@ -356,34 +435,53 @@ def graded_marker(per_grade: int, image_size: tuple[int, int], seed: int) -> dic
 
 
 def _check_args(per_grade: int, image_size) -> tuple[int, tuple[int, int]]:
-    if isinstance(per_grade, bool) or int(per_grade) != per_grade or not 1 <= per_grade <= MAX_PER_GRADE:
-        raise FundusDataError(f"per_grade: expected a whole number from 1 to {MAX_PER_GRADE}, found {per_grade!r}")
+    if (
+        isinstance(per_grade, bool)
+        or int(per_grade) != per_grade
+        or not 1 <= per_grade <= MAX_PER_GRADE
+    ):
+        raise FundusDataError(
+            f"per_grade: expected a whole number from 1 to {MAX_PER_GRADE}, found {per_grade!r}"
+        )
     try:
         w, h = (int(v) for v in image_size)
     except (TypeError, ValueError):
-        raise FundusDataError(f"image_size: expected (width, height), found {image_size!r}") from None
-    return int(per_grade), (w, h)       # render_sample checks the minimum size
+        raise FundusDataError(
+            f"image_size: expected (width, height), found {image_size!r}"
+        ) from None
+    return int(per_grade), (w, h)  # render_sample checks the minimum size
 
 
 def is_graded_sample(folder: Path) -> bool:
     """An earlier graded sample (its marker names this generator), which a new one may replace."""
     try:
-        return json.loads((folder / SAMPLE_MARKER).read_text(encoding="utf-8")).get("generator") == __name__
+        return (
+            json.loads((folder / SAMPLE_MARKER).read_text(encoding="utf-8")).get("generator")
+            == __name__
+        )
     except (OSError, ValueError):
         return False
 
 
-def render_graded(grade: int, index: int, *, image_size: tuple[int, int] = GRADED_IMAGE_SIZE,
-                  seed: int = 0) -> tuple[np.ndarray, int]:
+def render_graded(
+    grade: int, index: int, *, image_size: tuple[int, int] = GRADED_IMAGE_SIZE, seed: int = 0
+) -> tuple[np.ndarray, int]:
     """Image ``index`` (0-based) of ``grade``: (H x W x 3 uint8 RGB, JPEG quality). Its own random stream."""
     rng = image_rng(seed, SPLIT_BASE + grade, index)
-    sample = render_sample("N", rng, image_size)        # a normal eye with the sample's per-image variation
+    sample = render_sample(
+        "N", rng, image_size
+    )  # a normal eye with the sample's per-image variation
     return paint_grade(sample, grade, rng), sample.jpeg_quality
 
 
-def write_graded_sample(out_dir: str | Path, *, per_grade: int = DEFAULT_PER_GRADE,
-                        image_size: tuple[int, int] = GRADED_IMAGE_SIZE, seed: int = 0,
-                        progress: bool = True) -> Path:
+def write_graded_sample(
+    out_dir: str | Path,
+    *,
+    per_grade: int = DEFAULT_PER_GRADE,
+    image_size: tuple[int, int] = GRADED_IMAGE_SIZE,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
     """Write ``per_grade`` JPEGs into each of ``out_dir/0`` … ``out_dir/4``; return ``out_dir``.
 
     Taught in 06_convmixer, §5.
@@ -396,10 +494,16 @@ def write_graded_sample(out_dir: str | Path, *, per_grade: int = DEFAULT_PER_GRA
     """
     per_grade, size = _check_args(per_grade, image_size)
     out_dir = Path(out_dir).expanduser().absolute()
-    with building_folder(out_dir, is_graded_sample, f"an earlier graded sample (with {SAMPLE_MARKER})") as tmp:
+    with building_folder(
+        out_dir, is_graded_sample, f"an earlier graded sample (with {SAMPLE_MARKER})"
+    ) as tmp:
         names = file_names(per_grade)
-        with progress_bar(total=per_grade * len(GRADES), desc="graded sample images", unit="img",
-                          disable=not progress) as bar:
+        with progress_bar(
+            total=per_grade * len(GRADES),
+            desc="graded sample images",
+            unit="img",
+            disable=not progress,
+        ) as bar:
             for grade in GRADES:
                 folder = tmp / str(grade)
                 folder.mkdir()
@@ -408,5 +512,5 @@ def write_graded_sample(out_dir: str | Path, *, per_grade: int = DEFAULT_PER_GRA
                     (folder / name).write_bytes(encode_jpeg(rgb, quality))
                     bar.update(1)
         marker = json.dumps(graded_marker(per_grade, size, seed), indent=2, sort_keys=True) + "\n"
-        (tmp / SAMPLE_MARKER).write_text(marker, encoding="utf-8")     # last: the folder is complete
+        (tmp / SAMPLE_MARKER).write_text(marker, encoding="utf-8")  # last: the folder is complete
     return out_dir

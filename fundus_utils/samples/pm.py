@@ -19,6 +19,7 @@ Findings are painted in the photograph's own frame (the *canonical* frame: the s
 photograph resampled to ``side`` pixels, positions given as fractions of that side), then the
 picture is warped once into the output frame, where the camera's look is added.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,29 +81,29 @@ SAMPLE_ORIGIN = (
 )
 
 # --- sizes of the real dataset and of the default sample --------------------------------------
-FULL_TRAIN_COUNTS = {"H": 26, "N": 161, "P": 213}     # iChallenge-PM training split
+FULL_TRAIN_COUNTS = {"H": 26, "N": 161, "P": 213}  # iChallenge-PM training split
 FULL_VALID_TOTAL = 400
-FULL_VALID_PM = 211                                   # validation images with Label 1
+FULL_VALID_PM = 211  # validation images with Label 1
 DEFAULT_N_TRAIN = 60
 DEFAULT_N_VALID = 40
-MAX_IMAGES_PER_SPLIT = 9999                           # four-digit file numbers
+MAX_IMAGES_PER_SPLIT = 9999  # four-digit file numbers
 
 
-
-SPLIT_PLAN, SPLIT_TRAIN, SPLIT_VALID = 0, 1, 2   # stream ids: every image has its own random stream
+SPLIT_PLAN, SPLIT_TRAIN, SPLIT_VALID = 0, 1, 2  # stream ids: every image has its own random stream
 
 
 # ============================================================================================
 # Planning: which files, which classes
 # ============================================================================================
 
+
 @dataclass(frozen=True)
 class SamplePlan:
     """What a sample source will hold: file names and classes ("H", "N", "P") of both splits."""
 
-    image_size: tuple[int, int]                 # (width, height)
-    train: tuple[tuple[str, str], ...]          # (file name, class), sorted by name
-    valid: tuple[tuple[str, str], ...]          # (file name, class), V0001.jpg ...
+    image_size: tuple[int, int]  # (width, height)
+    train: tuple[tuple[str, str], ...]  # (file name, class), sorted by name
+    valid: tuple[tuple[str, str], ...]  # (file name, class), V0001.jpg ...
     seed: int
     full: bool
 
@@ -144,21 +145,38 @@ def _valid_counts(n_valid: int) -> dict[str, int]:
 
 def _check_count(name: str, n: int) -> int:
     if isinstance(n, bool) or int(n) != n or not 1 <= n <= MAX_IMAGES_PER_SPLIT:
-        raise FundusDataError(f"{name}: expected a whole number from 1 to {MAX_IMAGES_PER_SPLIT}, found {n!r}")
+        raise FundusDataError(
+            f"{name}: expected a whole number from 1 to {MAX_IMAGES_PER_SPLIT}, found {n!r}"
+        )
     return int(n)
 
 
-def plan_sample(*, full: bool = False, n_train: int | None = None, n_valid: int | None = None,
-                image_size: tuple[int, int] | None = None, seed: int = 0) -> SamplePlan:
+def plan_sample(
+    *,
+    full: bool = False,
+    n_train: int | None = None,
+    n_valid: int | None = None,
+    image_size: tuple[int, int] | None = None,
+    seed: int = 0,
+) -> SamplePlan:
     """File names and classes that :func:`write_sample_source` writes for these arguments (renders nothing)."""
-    n_train = _check_count("n_train", n_train if n_train is not None
-                           else (sum(FULL_TRAIN_COUNTS.values()) if full else DEFAULT_N_TRAIN))
-    n_valid = _check_count("n_valid", n_valid if n_valid is not None
-                           else (FULL_VALID_TOTAL if full else DEFAULT_N_VALID))
+    n_train = _check_count(
+        "n_train",
+        n_train
+        if n_train is not None
+        else (sum(FULL_TRAIN_COUNTS.values()) if full else DEFAULT_N_TRAIN),
+    )
+    n_valid = _check_count(
+        "n_valid",
+        n_valid if n_valid is not None else (FULL_VALID_TOTAL if full else DEFAULT_N_VALID),
+    )
     size = check_size(image_size or (FULL_IMAGE_SIZE if full else DEFAULT_IMAGE_SIZE))
     train_counts = _apportion(n_train, FULL_TRAIN_COUNTS)
-    train = tuple((f"{kind}{i:04d}.jpg", kind) for kind in sorted(train_counts)
-                  for i in range(1, train_counts[kind] + 1))
+    train = tuple(
+        (f"{kind}{i:04d}.jpg", kind)
+        for kind in sorted(train_counts)
+        for i in range(1, train_counts[kind] + 1)
+    )
     valid_kinds = [kind for kind, n in sorted(_valid_counts(n_valid).items()) for _ in range(n)]
     order = np.random.default_rng([seed, SPLIT_PLAN]).permutation(len(valid_kinds))
     valid = tuple((f"V{i + 1:04d}.jpg", valid_kinds[j]) for i, j in enumerate(order))
@@ -176,7 +194,11 @@ def sample_marker(plan: SamplePlan) -> dict:
         "seed": plan.seed,
         "full": plan.full,
         "image_size": list(plan.image_size),
-        "counts": {"train": plan.train_counts(), "valid": plan.valid_counts(), "valid_pm": plan.valid_pm()},
+        "counts": {
+            "train": plan.train_counts(),
+            "valid": plan.valid_counts(),
+            "valid_pm": plan.valid_pm(),
+        },
         "classes": SUBCLASS_NAMES,
     }
 
@@ -184,6 +206,7 @@ def sample_marker(plan: SamplePlan) -> dict:
 # ============================================================================================
 # Writing a whole source
 # ============================================================================================
+
 
 def _first_of(items: Iterable[tuple[str, str]], kinds: str, per_kind: int) -> list[str]:
     items = list(items)
@@ -194,15 +217,34 @@ def _stem(name: str) -> str:
     return name.rsplit(".", 1)[0]
 
 
-def _render_split(zw: ZipWriter, folder: str, items: tuple[tuple[str, str], ...], split: int,
-                  plan: SamplePlan, keep: Iterable[str], bar: tqdm) -> tuple[dict[str, SampleImage], list[dict]]:
+def _render_split(
+    zw: ZipWriter,
+    folder: str,
+    items: tuple[tuple[str, str], ...],
+    split: int,
+    plan: SamplePlan,
+    keep: Iterable[str],
+    bar: tqdm,
+) -> tuple[dict[str, SampleImage], list[dict]]:
     """Render, encode and add one split's images; returns the images named in ``keep`` and xlsx rows."""
     keep, kept, rows = set(keep), {}, []
     for index, (name, kind) in enumerate(items):
         sample = render_sample(kind, image_rng(plan.seed, split, index), plan.image_size)
         zw.add(f"{folder}/{name}", encode_jpeg(sample.image, sample.jpeg_quality))
-        rows.append(dict(zip(LABEL_COLUMNS, (index + 1, name, CLASS_PREFIXES[kind],
-                                             round(sample.fovea[0], 2), round(sample.fovea[1], 2)))))
+        rows.append(
+            dict(
+                zip(
+                    LABEL_COLUMNS,
+                    (
+                        index + 1,
+                        name,
+                        CLASS_PREFIXES[kind],
+                        round(sample.fovea[0], 2),
+                        round(sample.fovea[1], 2),
+                    ),
+                )
+            )
+        )
         if name in keep:
             kept[name] = sample
         bar.update(1)
@@ -214,9 +256,17 @@ def _write_training(tmp: Path, plan: SamplePlan, marker: bytes, bar: tqdm) -> No
     lesion_names = _first_of(plan.train, "P", N_LESION_MASKS)
     nested = tmp / NESTED_TRAIN_ZIP
     with ZipWriter(nested) as zw:
-        kept, _ = _render_split(zw, TRAIN_DIR_NAME, plan.train, SPLIT_TRAIN, plan, disc_names + lesion_names, bar)
-    lesion_zip = zip_bytes({f"{LESION_ANNOTATION_DIR}/{ATROPHY_MASK_DIR}/{_stem(n)}.bmp": bmp(kept[n].atrophy_mask())
-                             for n in lesion_names})
+        kept, _ = _render_split(
+            zw, TRAIN_DIR_NAME, plan.train, SPLIT_TRAIN, plan, disc_names + lesion_names, bar
+        )
+    lesion_zip = zip_bytes(
+        {
+            f"{LESION_ANNOTATION_DIR}/{ATROPHY_MASK_DIR}/{_stem(n)}.bmp": bmp(
+                kept[n].atrophy_mask()
+            )
+            for n in lesion_names
+        }
+    )
     entries: dict[str, bytes | Path] = {
         SAMPLE_MARKER: marker,
         f"{TRAIN_DIR_NAME}/{NESTED_TRAIN_ZIP}": nested,
@@ -224,7 +274,9 @@ def _write_training(tmp: Path, plan: SamplePlan, marker: bytes, bar: tqdm) -> No
         f"{MACOS_JUNK_DIR}/{TRAIN_DIR_NAME}/._{NESTED_TRAIN_ZIP}": APPLEDOUBLE_JUNK,
     }
     for n in disc_names:
-        entries[f"{TRAIN_DIR_NAME}/{DF_ANNOTATION_DIR}/{DISC_MASK_DIR}/{_stem(n)}.bmp"] = bmp(kept[n].disc_mask())
+        entries[f"{TRAIN_DIR_NAME}/{DF_ANNOTATION_DIR}/{DISC_MASK_DIR}/{_stem(n)}.bmp"] = bmp(
+            kept[n].disc_mask()
+        )
     write_zip(tmp / TRAIN_ZIP, entries)
     nested.unlink()
 
@@ -232,10 +284,14 @@ def _write_training(tmp: Path, plan: SamplePlan, marker: bytes, bar: tqdm) -> No
 def _write_validation(tmp: Path, plan: SamplePlan, bar: tqdm) -> None:
     mask_names = [name for name, _ in plan.valid[:N_VALID_DISC_MASKS]]
     with ZipWriter(tmp / VALID_ZIP) as zw:
-        kept, rows = _render_split(zw, VALID_DIR_NAME, plan.valid, SPLIT_VALID, plan, mask_names, bar)
+        kept, rows = _render_split(
+            zw, VALID_DIR_NAME, plan.valid, SPLIT_VALID, plan, mask_names, bar
+        )
     entries: dict[str, bytes | Path] = {f"{VALID_GT_DIR_NAME}/{VALID_XLSX_NAME}": xlsx(rows)}
     for name in mask_names:
-        entries[f"{VALID_GT_DIR_NAME}/{DISC_MASK_DIR}/{_stem(name)}.bmp"] = bmp(kept[name].disc_mask())
+        entries[f"{VALID_GT_DIR_NAME}/{DISC_MASK_DIR}/{_stem(name)}.bmp"] = bmp(
+            kept[name].disc_mask()
+        )
     write_zip(tmp / VALID_GT_ZIP, entries)
 
 
@@ -244,9 +300,16 @@ def is_sample_source(folder: Path) -> bool:
     return (folder / SAMPLE_MARKER).is_file()
 
 
-def write_sample_source(out_dir: str | Path, *, full: bool = False, n_train: int | None = None,
-                        n_valid: int | None = None, image_size: tuple[int, int] | None = None,
-                        seed: int = 0, progress: bool = True) -> Path:
+def write_sample_source(
+    out_dir: str | Path,
+    *,
+    full: bool = False,
+    n_train: int | None = None,
+    n_valid: int | None = None,
+    image_size: tuple[int, int] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
     """Write a generated sample source, laid out exactly like AI Studio's iChallenge-PM, into
     ``out_dir``.
 
@@ -261,13 +324,21 @@ def write_sample_source(out_dir: str | Path, *, full: bool = False, n_train: int
     hidden folder beside ``out_dir`` and renamed into place only when complete. An existing
     ``out_dir`` is replaced only if it is empty or an earlier sample source.
     """
-    plan = plan_sample(full=full, n_train=n_train, n_valid=n_valid, image_size=image_size, seed=seed)
+    plan = plan_sample(
+        full=full, n_train=n_train, n_valid=n_valid, image_size=image_size, seed=seed
+    )
     out_dir = Path(out_dir).expanduser().absolute()
-    with building_folder(out_dir, is_sample_source, f"an earlier sample source (with {SAMPLE_MARKER})") as tmp:
+    with building_folder(
+        out_dir, is_sample_source, f"an earlier sample source (with {SAMPLE_MARKER})"
+    ) as tmp:
         marker = (json.dumps(sample_marker(plan), indent=2, sort_keys=True) + "\n").encode()
-        with progress_bar(total=len(plan.train) + len(plan.valid), desc="sample images", unit="img",
-                          disable=not progress) as bar:
+        with progress_bar(
+            total=len(plan.train) + len(plan.valid),
+            desc="sample images",
+            unit="img",
+            disable=not progress,
+        ) as bar:
             _write_training(tmp, plan, marker, bar)
             _write_validation(tmp, plan, bar)
-        (tmp / SAMPLE_MARKER).write_bytes(marker)          # last: the folder is complete
+        (tmp / SAMPLE_MARKER).write_bytes(marker)  # last: the folder is complete
     return out_dir

@@ -16,6 +16,7 @@ Outside Jupyter, save it: ``plot_history(history).savefig("history.png")``.
 The pixels are rendered here as PNG whatever the inline backend's format is, so
 no SVG (which nbval would compare) is ever emitted.
 """
+
 from __future__ import annotations
 
 import io
@@ -32,7 +33,7 @@ __all__ = ["PngFigure"]
 
 DISPLAY_DPI = 100
 PNG_MIME = "image/png"
-CELL_INCHES = 2.6            # width and height of one image panel
+CELL_INCHES = 2.6  # width and height of one image panel
 
 
 DEFAULT_NCOLS = 4
@@ -55,6 +56,7 @@ class PngFigure(Figure):
 
 def _publish_png(png: bytes) -> None:
     from IPython.display import display  # only ever called from inside IPython
+
     display({PNG_MIME: png}, raw=True)
 
 
@@ -92,8 +94,6 @@ def show_panel(ax, image: Any, title: Any = None) -> None:
     ax.set_axis_off()
     if title is not None:
         ax.set_title(str(title), fontsize=9)
-
-
 
 
 def configure_inline_png() -> None:

@@ -6,6 +6,7 @@ Each channel is weighted by its spatially averaged gradient, the weighted sum is
 passed through ReLU (only evidence *for* the class), resized to the input's size
 and divided by its maximum. Works in dygraph on Paddle 2.6 and 3.x.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,7 +23,7 @@ from ..inspection import eval_mode, main_output
 
 __all__ = ["grad_cam", "reference_images", "save_gradcam_maps", "load_gradcam_maps"]
 
-PM_CLASS = 1     # index of PM in the binary labels (config.CLASS_NAMES)
+PM_CLASS = 1  # index of PM in the binary labels (config.CLASS_NAMES)
 
 
 def _resolve_layer(model: nn.Layer, layer: nn.Layer | str) -> nn.Layer:
@@ -31,8 +32,9 @@ def _resolve_layer(model: nn.Layer, layer: nn.Layer | str) -> nn.Layer:
     named = dict(model.named_sublayers())
     if layer not in named:
         convs = [name for name, sub in named.items() if isinstance(sub, nn.Conv2D)]
-        raise ValueError(f"model has no sublayer named {layer!r}; its Conv2D layers are "
-                         f"{convs[-5:]} (last five)")
+        raise ValueError(
+            f"model has no sublayer named {layer!r}; its Conv2D layers are {convs[-5:]} (last five)"
+        )
     return named[layer]
 
 
@@ -41,7 +43,7 @@ def _image_batch(image_chw: Any) -> paddle.Tensor:
     if array.ndim != 3:
         raise ValueError(f"expected one image as a CHW array, got shape {array.shape}")
     batch = paddle.to_tensor(array[None].astype(np.float32))
-    batch.stop_gradient = False     # keeps the graph even when every weight is frozen
+    batch.stop_gradient = False  # keeps the graph even when every weight is frozen
     return batch
 
 
@@ -62,7 +64,7 @@ def _class_score(logits: paddle.Tensor, target: int | None) -> paddle.Tensor:
 
 
 def _cam_from(activation: np.ndarray, gradient: np.ndarray, height: int, width: int) -> np.ndarray:
-    weights = gradient.mean(axis=(1, 2))                          # one weight per channel
+    weights = gradient.mean(axis=(1, 2))  # one weight per channel
     cam = np.maximum((weights[:, None, None] * activation).sum(axis=0), 0.0)
     cam = cv2.resize(cam.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
     cam = np.maximum(cam, 0.0)
@@ -70,7 +72,9 @@ def _cam_from(activation: np.ndarray, gradient: np.ndarray, height: int, width: 
     return cam / peak if peak > 0 else np.zeros_like(cam)
 
 
-def grad_cam(model: nn.Layer, image_chw: Any, layer: nn.Layer | str, target: int | None = None) -> np.ndarray:
+def grad_cam(
+    model: nn.Layer, image_chw: Any, layer: nn.Layer | str, target: int | None = None
+) -> np.ndarray:
     """Grad-CAM heat map (H x W float32 in [0, 1], the input's size) for one CHW image.
 
     Taught in 01_lenet, §6.7, and 06_convmixer, §5.
@@ -89,7 +93,8 @@ def grad_cam(model: nn.Layer, image_chw: Any, layer: nn.Layer | str, target: int
     batch = _image_batch(image_chw)
     captured: list[paddle.Tensor] = []
     handle = target_layer.register_forward_post_hook(
-        lambda _layer, _inputs, output: captured.append(main_output(output)))
+        lambda _layer, _inputs, output: captured.append(main_output(output))
+    )
     try:
         with eval_mode(model), paddle.set_grad_enabled(True):
             score = _class_score(main_output(model(batch)), target)
@@ -100,13 +105,15 @@ def grad_cam(model: nn.Layer, image_chw: Any, layer: nn.Layer | str, target: int
         handle.remove()
     activation = captured[-1].numpy()[0]
     if activation.ndim != 3:
-        raise ValueError(f"layer {layer!r} outputs shape {tuple(captured[-1].shape)}; "
-                         "Grad-CAM needs a convolutional feature map [1, C, h, w]")
+        raise ValueError(
+            f"layer {layer!r} outputs shape {tuple(captured[-1].shape)}; "
+            "Grad-CAM needs a convolutional feature map [1, C, h, w]"
+        )
     gradient = np.zeros_like(activation) if gradient is None else gradient.numpy()[0]
     return _cam_from(activation, gradient, int(batch.shape[2]), int(batch.shape[3]))
 
 
-GRADCAM_NAME = "gradcam.npz"    # beside each run's results.json
+GRADCAM_NAME = "gradcam.npz"  # beside each run's results.json
 
 
 def reference_images(dataset, per_class: int = 1) -> tuple[list[np.ndarray], list[str], list[int]]:
@@ -116,10 +123,16 @@ def reference_images(dataset, per_class: int = 1) -> tuple[list[np.ndarray], lis
 
     Every notebook explains the same images, so their Grad-CAM maps can be compared.
     """
-    chosen = [i for c in sorted(set(dataset.labels.tolist()), reverse=True)
-              for i in np.flatnonzero(dataset.labels == c)[:per_class]]
-    return ([dataset[i][0] for i in chosen], [dataset.names[i] for i in chosen],
-            [int(dataset.labels[i]) for i in chosen])
+    chosen = [
+        i
+        for c in sorted(set(dataset.labels.tolist()), reverse=True)
+        for i in np.flatnonzero(dataset.labels == c)[:per_class]
+    ]
+    return (
+        [dataset[i][0] for i in chosen],
+        [dataset.names[i] for i in chosen],
+        [int(dataset.labels[i]) for i in chosen],
+    )
 
 
 def save_gradcam_maps(model, layer, dataset, run_name: str, root: str | Path | None = None) -> Path:
@@ -130,7 +143,9 @@ def save_gradcam_maps(model, layer, dataset, run_name: str, root: str | Path | N
     images, names, labels = reference_images(dataset)
     maps = np.stack([grad_cam(model, image, layer) for image in images])
     path = run_dir(run_name, root) / GRADCAM_NAME
-    np.savez_compressed(path, maps=maps, images=np.stack(images), names=np.array(names), labels=np.array(labels))
+    np.savez_compressed(
+        path, maps=maps, images=np.stack(images), names=np.array(names), labels=np.array(labels)
+    )
     return path
 
 

@@ -1,6 +1,7 @@
 """Course plots: one matplotlib figure per call (a :class:`~fundus_utils.viz.figures.PngFigure`),
 returned to the caller, so nbval compares nothing but a PNG. See ``figures`` for the display pattern.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -22,16 +23,32 @@ from .figures import (
     to_numpy,
 )
 
-__all__ = ["show_images", "show_augmentations", "plot_history", "plot_histories",
-    "plot_confusion", "plot_roc", "plot_gradcam", "plot_filters", "plot_feature_maps",
-    "plot_comparison", "plot_class_balance"]
+__all__ = [
+    "show_images",
+    "show_augmentations",
+    "plot_history",
+    "plot_histories",
+    "plot_confusion",
+    "plot_roc",
+    "plot_gradcam",
+    "plot_filters",
+    "plot_feature_maps",
+    "plot_comparison",
+    "plot_class_balance",
+]
 
 COMPARISON_REQUIRED = ("arch", "params", "seconds_per_epoch")
-COMPARISON_METRICS = {"best_valid_acc": "best validation accuracy", "best_valid_auc": "best validation AUC"}
+COMPARISON_METRICS = {
+    "best_valid_acc": "best validation accuracy",
+    "best_valid_auc": "best validation AUC",
+}
 COMPARISON_MARKERS = {"best_valid_acc": "o", "best_valid_auc": "s"}
 GRADCAM_CMAP = "jet"
-def show_images(images: Sequence[Any], titles: Sequence[Any] | None = None,
-                ncols: int = DEFAULT_NCOLS) -> PngFigure:
+
+
+def show_images(
+    images: Sequence[Any], titles: Sequence[Any] | None = None, ncols: int = DEFAULT_NCOLS
+) -> PngFigure:
     """Grid of images with optional titles (one axes per image).
 
     Taught in 00_data, §5.
@@ -47,12 +64,17 @@ def show_images(images: Sequence[Any], titles: Sequence[Any] | None = None,
     nrows, ncols = grid(len(images), ncols)
     fig = new_figure(CELL_INCHES * ncols, CELL_INCHES * nrows)
     for index, image in enumerate(images):
-        show_panel(fig.add_subplot(nrows, ncols, index + 1), image,
-                    None if titles is None else titles[index])
+        show_panel(
+            fig.add_subplot(nrows, ncols, index + 1),
+            image,
+            None if titles is None else titles[index],
+        )
     return fig
 
 
-def show_augmentations(image: Any, transform: Any, n: int = 7, ncols: int = DEFAULT_NCOLS) -> PngFigure:
+def show_augmentations(
+    image: Any, transform: Any, n: int = 7, ncols: int = DEFAULT_NCOLS
+) -> PngFigure:
     """The original image and ``n`` outputs of a random ``transform`` (``n + 1`` axes).
 
     Taught in 00_data, §7, and 02_alexnet, §1.
@@ -108,8 +130,11 @@ def plot_history(history: Any) -> PngFigure:
     return fig
 
 
-def plot_histories(histories: Mapping[str, Any], keys: Sequence[str] = ("valid_acc", "valid_auc"),
-                   labels: Mapping[str, str] | None = None) -> PngFigure:
+def plot_histories(
+    histories: Mapping[str, Any],
+    keys: Sequence[str] = ("valid_acc", "valid_auc"),
+    labels: Mapping[str, str] | None = None,
+) -> PngFigure:
     """Several runs' curves side by side: one axis per history key, one line per run.
 
     Taught in 05_resnet, §5.
@@ -123,8 +148,16 @@ def plot_histories(histories: Mapping[str, Any], keys: Sequence[str] = ("valid_a
         for name, history in histories.items():
             values = [np.nan if v is None else v for v in _history_series(history, key)]
             if values:
-                ax.plot(range(1, len(values) + 1), values, marker="o", label=(labels or {}).get(name, name))
-        _epoch_axis(ax, key.replace("valid_", "validation ").replace("acc", "accuracy").replace("auc", "AUC"))
+                ax.plot(
+                    range(1, len(values) + 1),
+                    values,
+                    marker="o",
+                    label=(labels or {}).get(name, name),
+                )
+        _epoch_axis(
+            ax,
+            key.replace("valid_", "validation ").replace("acc", "accuracy").replace("auc", "AUC"),
+        )
     if axes[0].lines:
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=8)
     return fig
@@ -141,15 +174,23 @@ def plot_confusion(confusion: Any, class_names: Sequence[str] | None = CLASS_NAM
     size = matrix.shape[0]
     names = [str(index) for index in range(size)] if class_names is None else list(class_names)
     if len(names) != size:
-        raise ValueError(f"got {len(names)} class names for a {size} x {size} matrix; "
-                         "pass class_names (or None for indices)")
+        raise ValueError(
+            f"got {len(names)} class names for a {size} x {size} matrix; "
+            "pass class_names (or None for indices)"
+        )
     fig = new_figure(1.2 * size + 2.4, 1.2 * size + 1.8)
     ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues", vmin=0)
     threshold = matrix.max() / 2 if matrix.size else 0
     for (row, col), count in np.ndenumerate(matrix):
-        ax.text(col, row, f"{count:g}", ha="center", va="center",
-                color="white" if count > threshold else "black")
+        ax.text(
+            col,
+            row,
+            f"{count:g}",
+            ha="center",
+            va="center",
+            color="white" if count > threshold else "black",
+        )
     ax.set_xticks(range(size), names, rotation=30 if size > 2 else 0)
     ax.set_yticks(range(size), names)
     ax.set_xlabel("predicted")
@@ -195,6 +236,7 @@ def plot_gradcam(image: Any, cam: Any, title: str | None = None, alpha: float = 
     height, width = picture.shape[:2]
     if heat.shape != (height, width):
         import cv2
+
         heat = cv2.resize(heat, (width, height), interpolation=cv2.INTER_LINEAR)
     fig = new_figure(2 * CELL_INCHES + 1, CELL_INCHES + 0.4)
     image_ax, overlay_ax = fig.subplots(1, 2)
@@ -232,7 +274,9 @@ def plot_filters(conv_weight: Any, max_filters: int = 64, ncols: int = 8) -> Png
         ax = fig.add_subplot(nrows, ncols, index + 1)
         ax.imshow(panel, cmap="gray" if panel.ndim == 2 else None, interpolation="nearest")
         ax.set_axis_off()
-    fig.suptitle(f"{len(panels)} of {weights.shape[0]} filters, {weights.shape[2]}x{weights.shape[3]}")
+    fig.suptitle(
+        f"{len(panels)} of {weights.shape[0]} filters, {weights.shape[2]}x{weights.shape[3]}"
+    )
     return fig
 
 
@@ -245,7 +289,9 @@ def plot_feature_maps(maps: Any, max_maps: int = 16, ncols: int = 8) -> PngFigur
     if array.ndim == 4 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 3:
-        raise ValueError(f"expected feature maps [C, H, W] or [1, C, H, W], got shape {array.shape}")
+        raise ValueError(
+            f"expected feature maps [C, H, W] or [1, C, H, W], got shape {array.shape}"
+        )
     shown = array[:max_maps]
     nrows, ncols = grid(len(shown), ncols)
     fig = new_figure(1.6 * ncols, 1.6 * nrows + 0.4)
@@ -258,13 +304,24 @@ def plot_feature_maps(maps: Any, max_maps: int = 16, ncols: int = 8) -> PngFigur
     return fig
 
 
-def _scatter_metrics(ax, table: pd.DataFrame, x_column: str, x_label: str, metrics: Sequence[str]) -> None:
+def _scatter_metrics(
+    ax, table: pd.DataFrame, x_column: str, x_label: str, metrics: Sequence[str]
+) -> None:
     for metric in metrics:
-        ax.scatter(table[x_column], table[metric], marker=COMPARISON_MARKERS[metric],
-                   label=COMPARISON_METRICS[metric])
+        ax.scatter(
+            table[x_column],
+            table[metric],
+            marker=COMPARISON_MARKERS[metric],
+            label=COMPARISON_METRICS[metric],
+        )
         for _, row in table.iterrows():
-            ax.annotate(str(row["arch"]), (row[x_column], row[metric]), fontsize=8,
-                        xytext=(4, 4), textcoords="offset points")
+            ax.annotate(
+                str(row["arch"]),
+                (row[x_column], row[metric]),
+                fontsize=8,
+                xytext=(4, 4),
+                textcoords="offset points",
+            )
     ax.set_xscale("log")
     ax.set_xlabel(x_label)
     ax.set_ylabel("validation score")
@@ -283,8 +340,10 @@ def plot_comparison(results_table: pd.DataFrame) -> PngFigure:
     missing = [column for column in COMPARISON_REQUIRED if column not in results_table.columns]
     metrics = [column for column in COMPARISON_METRICS if column in results_table.columns]
     if missing or not metrics:
-        raise ValueError(f"results table needs columns {list(COMPARISON_REQUIRED)} and one of "
-                         f"{list(COMPARISON_METRICS)}; it has {list(results_table.columns)}")
+        raise ValueError(
+            f"results table needs columns {list(COMPARISON_REQUIRED)} and one of "
+            f"{list(COMPARISON_METRICS)}; it has {list(results_table.columns)}"
+        )
     fig = new_figure(11, 4.2)
     params_ax, time_ax = fig.subplots(1, 2, sharey=True)
     _scatter_metrics(params_ax, results_table, "params", "parameters", metrics)
@@ -303,16 +362,26 @@ def plot_class_balance(counts: Mapping[str, Any] | pd.Series | pd.DataFrame) -> 
     ``{"train": {...}, "valid": {...}}`` or a DataFrame (rows = classes,
     columns = splits) for grouped bars.
     """
-    table = counts if isinstance(counts, pd.DataFrame) else pd.DataFrame(
-        counts if any(isinstance(value, Mapping) for value in dict(counts).values())
-        else {"images": dict(counts)})
+    table = (
+        counts
+        if isinstance(counts, pd.DataFrame)
+        else pd.DataFrame(
+            counts
+            if any(isinstance(value, Mapping) for value in dict(counts).values())
+            else {"images": dict(counts)}
+        )
+    )
     fig = new_figure(max(4.0, 1.3 * len(table.index) * len(table.columns)), 3.6)
     ax = fig.subplots()
     width = 0.8 / len(table.columns)
     positions = np.arange(len(table.index))
     for offset, column in enumerate(table.columns):
-        bars = ax.bar(positions + (offset - (len(table.columns) - 1) / 2) * width,
-                      table[column].fillna(0), width, label=str(column))
+        bars = ax.bar(
+            positions + (offset - (len(table.columns) - 1) / 2) * width,
+            table[column].fillna(0),
+            width,
+            label=str(column),
+        )
         ax.bar_label(bars, fmt="%g")
     ax.set_xticks(positions, [str(name) for name in table.index])
     ax.set_ylabel("images")
@@ -321,5 +390,3 @@ def plot_class_balance(counts: Mapping[str, Any] | pd.Series | pd.DataFrame) -> 
     if len(table.columns) > 1:
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
-
-

@@ -1,16 +1,17 @@
 """fundus_utils.core.modes: the run mode from the environment, and each mode's settings."""
-from __future__ import annotations
 
-import pytest
+from __future__ import annotations
 
 from fundus_utils.core.config import ENV_BUDGET, ENV_QUICK
 from fundus_utils.core.modes import MODES, run_mode, run_settings
+
+import pytest
 
 
 def test_run_mode_from_environment(monkeypatch):
     monkeypatch.setenv(ENV_QUICK, "1")
     monkeypatch.setenv(ENV_BUDGET, "full")
-    assert run_mode() == "quick"                       # quick wins: the tests must stay quick
+    assert run_mode() == "quick"  # quick wins: the tests must stay quick
     monkeypatch.delenv(ENV_QUICK)
     assert run_mode() == "full"
     monkeypatch.setenv(ENV_BUDGET, "cpu")
@@ -19,7 +20,7 @@ def test_run_mode_from_environment(monkeypatch):
     with pytest.raises(ValueError, match="FUNDUS_BUDGET: expected 'cpu' or 'full', found 'huge'"):
         run_mode()
     monkeypatch.delenv(ENV_BUDGET)
-    assert run_mode() == "cpu"                         # this machine has no GPU
+    assert run_mode() == "cpu"  # this machine has no GPU
 
 
 def test_run_settings_per_mode():

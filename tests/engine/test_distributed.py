@@ -1,4 +1,5 @@
 """fit under ``python -m paddle.distributed.launch --nproc_per_node 2`` on CPU (gloo)."""
+
 from __future__ import annotations
 
 import json
@@ -9,20 +10,31 @@ from pathlib import Path
 
 import numpy as np
 
-HELPER = Path(__file__).resolve().parents[1] / "fit_helpers.py"   # tests/fit_helpers.py
+HELPER = Path(__file__).resolve().parents[1] / "fit_helpers.py"  # tests/fit_helpers.py
 TIMING = ("seconds", "images_per_s")
 
 
 def _launch_two_ranks(out: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    command = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
-               "--log_dir", str(out / "logs"), str(HELPER), str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "paddle.distributed.launch",
+        "--nproc_per_node",
+        "2",
+        "--log_dir",
+        str(out / "logs"),
+        str(HELPER),
+        str(out),
+    ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
 def _logs(out: Path) -> str:
-    return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
-                     for p in sorted((out / "logs").glob("workerlog.*")))
+    return "\n".join(
+        f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+        for p in sorted((out / "logs").glob("workerlog.*"))
+    )
 
 
 def test_two_process_data_parallel_run(tmp_path):

@@ -1,14 +1,15 @@
 """fundus_utils.engine.evaluate: probabilities, accuracy and metrics for each kind of head."""
+
 from __future__ import annotations
 
 import math
 
+import fundus_utils as fu
+from fundus_utils.engine.metrics import binary_metrics
+
 import numpy as np
 import pytest
 from fit_helpers import loaders, quiet_fit, seeded_model
-
-import fundus_utils as fu
-from fundus_utils.engine.metrics import binary_metrics
 
 
 def test_multiclass_head_uses_softmax_and_argmax():
@@ -19,7 +20,9 @@ def test_multiclass_head_uses_softmax_and_argmax():
     result = fu.evaluate(model, valid_loader)
     assert result["probs"].shape == (60, 3)
     np.testing.assert_allclose(result["probs"].sum(axis=1), 1.0, rtol=1e-5)
-    assert result["accuracy"] == pytest.approx(np.mean(result["probs"].argmax(1) == result["labels"]))
+    assert result["accuracy"] == pytest.approx(
+        np.mean(result["probs"].argmax(1) == result["labels"])
+    )
     assert len(result["per_class_recall"]) == 3 and np.shape(result["confusion"]) == (3, 3)
     assert math.isfinite(history.valid_auc[-1])
 
@@ -39,5 +42,7 @@ def test_binary_accuracy_thresholds_sigmoid_not_index_zero():
     quiet_fit(model, *loaders(), epochs=3, lr=1e-2)
     result = fu.evaluate(model, loaders()[1])
     assert result["probs"].ndim == 1
-    assert result["accuracy"] == pytest.approx(np.mean((result["probs"] >= 0.5) == result["labels"]))
+    assert result["accuracy"] == pytest.approx(
+        np.mean((result["probs"] >= 0.5) == result["labels"])
+    )
     assert result["accuracy"] != pytest.approx(np.mean(result["labels"] == 0))

@@ -1,4 +1,5 @@
 """fundus_utils.engine.history: the best epoch by the monitored metric, and the round trip."""
+
 from __future__ import annotations
 
 import json

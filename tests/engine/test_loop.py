@@ -1,16 +1,16 @@
 """fundus_utils.engine.loop: fit end to end, its keywords, and runs without a usable validation set."""
+
 from __future__ import annotations
 
 import math
 
-import numpy as np
-import pytest
-from fit_helpers import SeparableSet, loaders, quiet_fit, seeded_model
-
 import fundus_utils as fu
 from fundus_utils.engine import loop as train
 
+import numpy as np
 import paddle  # noqa: E402  (after fundus_utils: NumPy's random module must be imported first)
+import pytest
+from fit_helpers import SeparableSet, loaders, quiet_fit, seeded_model
 
 
 def test_tiny_cnn_learns_separable_task(capsys):
@@ -45,7 +45,13 @@ def test_single_class_validation_set_does_not_crash(tmp_path):
     train_loader, _ = loaders()
     only_negatives = SeparableSet(20, seed=5)
     only_negatives.labels[:] = 0
-    history = quiet_fit(seeded_model(), train_loader, paddle.io.DataLoader(only_negatives, batch_size=8), epochs=2, checkpoints=fu.Checkpointing(tmp_path))
+    history = quiet_fit(
+        seeded_model(),
+        train_loader,
+        paddle.io.DataLoader(only_negatives, batch_size=8),
+        epochs=2,
+        checkpoints=fu.Checkpointing(tmp_path),
+    )
     assert all(math.isnan(v) for v in history.valid_auc)
     assert history.best_epoch == int(np.argmin(history.valid_loss)) + 1  # falls back to the loss
     assert (tmp_path / "best.pdckpt").is_file()

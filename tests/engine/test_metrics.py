@@ -1,12 +1,13 @@
 """fundus_utils.engine.metrics against cases small enough to count by hand."""
+
 from __future__ import annotations
 
 import math
 
+from fundus_utils.engine.metrics import binary_metrics, multiclass_metrics, roc_points
+
 import numpy as np
 import pytest
-
-from fundus_utils.engine.metrics import binary_metrics, multiclass_metrics, roc_points
 
 # 3 positives, 3 negatives. Threshold 0.5 predicts [1, 1, 0, 1, 0, 0]:
 # tp = 2 (0.9, 0.8), fn = 1 (0.3), fp = 1 (0.6), tn = 2 (0.2, 0.1).
@@ -44,8 +45,10 @@ def test_auc_counts_ties_as_half():
     assert m["auc"] == pytest.approx(3.5 / 4)
 
 
-@pytest.mark.parametrize("label, probs, undefined", [(1, [0.9, 0.2, 0.7], "specificity"),
-                                                    (0, [0.1, 0.8, 0.3], "sensitivity")])
+@pytest.mark.parametrize(
+    "label, probs, undefined",
+    [(1, [0.9, 0.2, 0.7], "specificity"), (0, [0.1, 0.8, 0.3], "sensitivity")],
+)
 def test_single_class_set_gives_nan_and_note(label, probs, undefined):
     m = binary_metrics(probs, [label] * 3)  # 2 of 3 on the right side of 0.5
     assert math.isnan(m["auc"])
@@ -65,22 +68,23 @@ def test_no_predicted_positive_makes_precision_nan():
     assert m["auc"] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("probs, labels, message", [
-    ([0.1, 0.2], [0, 1, 1], "same length"),
-    ([0.1, 0.2], [0, 2], "0 or 1"),
-    ([], [], "empty"),
-])
+@pytest.mark.parametrize(
+    "probs, labels, message",
+    [
+        ([0.1, 0.2], [0, 1, 1], "same length"),
+        ([0.1, 0.2], [0, 2], "0 or 1"),
+        ([], [], "empty"),
+    ],
+)
 def test_binary_metrics_rejects_bad_input(probs, labels, message):
     with pytest.raises(ValueError, match=message):
         binary_metrics(probs, labels)
 
 
 # 3 classes, 5 samples. argmax -> [0, 1, 2, 2, 1]; true [0, 1, 1, 2, 2].
-MC_PROBS = np.array([[0.7, 0.2, 0.1],
-                     [0.2, 0.5, 0.3],
-                     [0.1, 0.3, 0.6],
-                     [0.2, 0.2, 0.6],
-                     [0.1, 0.5, 0.4]])
+MC_PROBS = np.array(
+    [[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.1, 0.3, 0.6], [0.2, 0.2, 0.6], [0.1, 0.5, 0.4]]
+)
 MC_LABELS = [0, 1, 1, 2, 2]
 
 

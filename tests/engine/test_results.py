@@ -1,29 +1,41 @@
 """fundus_utils.engine.results: the results JSON a run writes, and gathering the runs' results."""
+
 from __future__ import annotations
 
 import json
-
-import numpy as np
-import pytest
-from fit_helpers import loaders, quiet_fit, seeded_model
 
 import fundus_utils as fu
 from fundus_utils.engine import results as results_io
 from fundus_utils.inspection import count_flops
 
+import numpy as np
 import paddle  # noqa: E402  (after fundus_utils: NumPy's random module must be imported first)
+import pytest
+from fit_helpers import loaders, quiet_fit, seeded_model
 
 
 def test_results_json_has_the_fields(tmp_path):
     model = seeded_model()
     train_loader, valid_loader = loaders(batch_size=8)
-    history = quiet_fit(model, train_loader, valid_loader, epochs=2, run_name="tiny-cnn", reporting=fu.Reporting(input_shape=(1, 3, 16, 16)))
+    history = quiet_fit(
+        model,
+        train_loader,
+        valid_loader,
+        epochs=2,
+        run_name="tiny-cnn",
+        reporting=fu.Reporting(input_shape=(1, 3, 16, 16)),
+    )
     path = fu.runs_dir() / "tiny-cnn" / "results.json"
     assert str(path).startswith(str(tmp_path))  # conftest points FUNDUS_RUNS into tmp_path
-    results = json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"non-JSON {name}"))
+    results = json.loads(
+        path.read_text(), parse_constant=lambda name: pytest.fail(f"non-JSON {name}")
+    )
     assert results["architecture"] == "tiny-cnn" and results["model_class"] == "TinyCNN"
     assert results["parameters"] == sum(int(np.prod(p.shape)) for p in model.parameters())
-    assert isinstance(results["flops"], int) and results["flops"] == count_flops(model, (1, 3, 16, 16)) > 0
+    assert (
+        isinstance(results["flops"], int)
+        and results["flops"] == count_flops(model, (1, 3, 16, 16)) > 0
+    )
     assert results["epochs"] == 2
     assert results["seconds_per_epoch"] == pytest.approx(np.mean(history.seconds))
     assert results["best"]["epoch"] == history.best_epoch == results["best_epoch"]
@@ -37,7 +49,13 @@ def test_results_json_has_the_fields(tmp_path):
 
 def test_results_path_overrides_run_name(tmp_path):
     target = tmp_path / "elsewhere" / "r.json"
-    quiet_fit(seeded_model(), *loaders(), epochs=1, run_name="x", reporting=fu.Reporting(results_path=target))
+    quiet_fit(
+        seeded_model(),
+        *loaders(),
+        epochs=1,
+        run_name="x",
+        reporting=fu.Reporting(results_path=target),
+    )
     assert json.loads(target.read_text())["architecture"] == "x"
     assert not (fu.runs_dir() / "x").exists()
     assert not list(target.parent.glob(".*"))  # no temporary file left behind
@@ -46,7 +64,12 @@ def test_results_path_overrides_run_name(tmp_path):
 def write_result(root, name, **fields):
     folder = root / name
     folder.mkdir(parents=True)
-    record = {"architecture": name, "parameters": 10, "best": {"valid_sensitivity": 0.5}, "history": {"epochs": 1}}
+    record = {
+        "architecture": name,
+        "parameters": 10,
+        "best": {"valid_sensitivity": 0.5},
+        "history": {"epochs": 1},
+    }
     (folder / "results.json").write_text(json.dumps(record | fields))
 
 
@@ -55,6 +78,8 @@ def test_load_results_makes_one_row_per_run(tmp_path):
     write_result(tmp_path, "a_net", best_valid_auc=0.9, data_kind="real")
     table = results_io.load_results(tmp_path)
     assert table["arch"].tolist() == ["a_net", "b_net"]
-    assert table["best_valid_auc"].tolist() == [0.9, 0.7] and table["best_valid_sensitivity"].tolist() == [0.5, 0.5]
+    assert table["best_valid_auc"].tolist() == [0.9, 0.7] and table[
+        "best_valid_sensitivity"
+    ].tolist() == [0.5, 0.5]
     assert set(results_io.load_histories(tmp_path)) == {"a_net", "b_net"}
     assert results_io.load_results(tmp_path / "none").empty

@@ -1,27 +1,32 @@
 """The generated 5-grade sample: DDR-like layout, determinism, loading, atomic writing."""
+
 from __future__ import annotations
 
 import json
 
-import numpy as np
-import pytest
-
 import fundus_utils as fu
-from fundus_utils.samples import grades as sample_grades
 from fundus_utils.core.config import SAMPLE_MARKER
 from fundus_utils.core.errors import FundusDataError
 from fundus_utils.data.labels import is_image_file
+from fundus_utils.samples import grades as sample_grades
 
-SMALL = (96, 92)            # (width, height): fast, still above the renderer's minimum
+import numpy as np
+import pytest
+
+SMALL = (96, 92)  # (width, height): fast, still above the renderer's minimum
 PER_GRADE = 2
 
 
 def write(out, **kwargs):
-    return sample_grades.write_graded_sample(out, per_grade=PER_GRADE, image_size=SMALL, progress=False, **kwargs)
+    return sample_grades.write_graded_sample(
+        out, per_grade=PER_GRADE, image_size=SMALL, progress=False, **kwargs
+    )
 
 
 def files_of(root):
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_layout_counts_and_marker(tmp_path):
@@ -46,7 +51,9 @@ def test_same_arguments_give_identical_files_and_seed_changes_them(tmp_path):
 
 def test_class_folder_set_reads_five_classes(tmp_path):
     out = write(tmp_path / "grades")
-    data = fu.class_folder_set(out, 32, source_kind="sample", cache_dir=tmp_path / "cache", progress=False)
+    data = fu.class_folder_set(
+        out, 32, source_kind="sample", cache_dir=tmp_path / "cache", progress=False
+    )
     assert len(data) == 5 * PER_GRADE
     assert data.class_names == ("0", "1", "2", "3", "4")
     assert np.bincount(data.labels).tolist() == [PER_GRADE] * 5
@@ -56,11 +63,18 @@ def test_class_folder_set_reads_five_classes(tmp_path):
 
 def test_findings_grow_with_the_grade():
     rng = np.random.default_rng(0)
-    draws = {g: [sample_grades.draw_findings(g, rng) for _ in range(20)] for g in sample_grades.GRADES}
+    draws = {
+        g: [sample_grades.draw_findings(g, rng) for _ in range(20)] for g in sample_grades.GRADES
+    }
     assert all(f == sample_grades.GradeFindings() for f in draws[0])
     assert all(f.microaneurysms > 0 and f.dot_haemorrhages == 0 for f in draws[1])
-    assert all(f.dot_haemorrhages > 0 and f.exudate_clusters > 0 and f.cotton_wool_spots == 0 for f in draws[2])
-    assert all(f.cotton_wool_spots > 0 and f.neovascular_tufts == 0 and not f.preretinal for f in draws[3])
+    assert all(
+        f.dot_haemorrhages > 0 and f.exudate_clusters > 0 and f.cotton_wool_spots == 0
+        for f in draws[2]
+    )
+    assert all(
+        f.cotton_wool_spots > 0 and f.neovascular_tufts == 0 and not f.preretinal for f in draws[3]
+    )
     assert all(f.neovascular_tufts > 0 or f.preretinal for f in draws[4])
     with pytest.raises(FundusDataError):
         sample_grades.draw_findings(5, rng)
@@ -95,7 +109,7 @@ def test_interrupted_write_leaves_nothing_behind(tmp_path, monkeypatch):
     interrupt_after(monkeypatch, 3)
     with pytest.raises(Interrupted):
         write(tmp_path / "grades")
-    assert list(tmp_path.iterdir()) == []          # no out_dir, no hidden partial folder
+    assert list(tmp_path.iterdir()) == []  # no out_dir, no hidden partial folder
 
 
 def test_interrupted_rewrite_keeps_the_earlier_sample(tmp_path, monkeypatch):

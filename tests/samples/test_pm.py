@@ -1,4 +1,5 @@
 """The generated iChallenge-PM sample: layout, counts, labels, fovea, determinism, atomic writes, learnability."""
+
 from __future__ import annotations
 
 import io
@@ -8,22 +9,34 @@ import time
 import zipfile
 from pathlib import Path
 
+from fundus_utils.core.config import (
+    CLASS_PREFIXES,
+    LABEL_COLUMNS,
+    NESTED_TRAIN_ZIP,
+    SAMPLE_MARKER,
+    SAMPLE_NOTICE,
+    SOURCE_ZIPS,
+    TRAIN_DIR_NAME,
+    TRAIN_ZIP,
+    VALID_DIR_NAME,
+    VALID_GT_DIR_NAME,
+    VALID_GT_ZIP,
+    VALID_XLSX_NAME,
+    VALID_ZIP,
+)
+from fundus_utils.core.errors import FundusDataError
+from fundus_utils.data.images import to_chw_float
+from fundus_utils.samples import archive, camera, retina
+from fundus_utils.samples import pm as sample
+
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
 
-from fundus_utils.samples import archive, camera, retina
-from fundus_utils.samples import pm as sample
-from fundus_utils.core.config import (CLASS_PREFIXES, LABEL_COLUMNS, NESTED_TRAIN_ZIP, SAMPLE_MARKER, SAMPLE_NOTICE,
-                                 SOURCE_ZIPS, TRAIN_DIR_NAME, TRAIN_ZIP, VALID_DIR_NAME, VALID_GT_DIR_NAME,
-                                 VALID_GT_ZIP, VALID_XLSX_NAME, VALID_ZIP)
-from fundus_utils.core.errors import FundusDataError
-from fundus_utils.data.images import to_chw_float
-
-TINY = (96, 93)                 # (width, height): layout and determinism tests
-SMALL_TRAIN, SMALL_VALID = 16, 10   # 16 -> 1 H / 6 N / 9 P: every class present
-LEARN_SIZE = (236, 229)         # a ninth of the real resolution: the findings still show at 128 px
+TINY = (96, 93)  # (width, height): layout and determinism tests
+SMALL_TRAIN, SMALL_VALID = 16, 10  # 16 -> 1 H / 6 N / 9 P: every class present
+LEARN_SIZE = (236, 229)  # a ninth of the real resolution: the findings still show at 128 px
 LEARN_TRAIN, LEARN_VALID = 200, 120
 LEARN_SEED = 7
 CNN_INPUT = 128
@@ -40,6 +53,7 @@ CNN_EPOCHS = 8
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
 
 def zip_members(data: bytes | Path) -> dict[str, bytes]:
     src = io.BytesIO(data) if isinstance(data, bytes) else data
@@ -101,8 +115,14 @@ def small_source(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def learn_source(tmp_path_factory) -> Path:
-    return sample.write_sample_source(tmp_path_factory.mktemp("learn") / "source", n_train=LEARN_TRAIN,
-                                      n_valid=LEARN_VALID, image_size=LEARN_SIZE, seed=LEARN_SEED, progress=False)
+    return sample.write_sample_source(
+        tmp_path_factory.mktemp("learn") / "source",
+        n_train=LEARN_TRAIN,
+        n_valid=LEARN_VALID,
+        image_size=LEARN_SIZE,
+        seed=LEARN_SEED,
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +135,9 @@ def colour_baseline(learn_source) -> dict:
 
     x_train, y_train, x_valid, y_valid = labelled_images(learn_source)
     images, labels = x_train + x_valid, np.concatenate([y_train, y_valid])
-    features = np.array([np.concatenate([im.reshape(-1, 3).mean(0), im.reshape(-1, 3).std(0)]) for im in images])
+    features = np.array(
+        [np.concatenate([im.reshape(-1, 3).mean(0), im.reshape(-1, 3).std(0)]) for im in images]
+    )
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
     return {
@@ -128,6 +150,7 @@ def colour_baseline(learn_source) -> dict:
 
 # --- layout ----------------------------------------------------------------------------------
 
+
 def test_source_layout_matches_the_real_dataset(small_source):
     assert sorted(p.name for p in small_source.iterdir()) == sorted([*SOURCE_ZIPS, SAMPLE_MARKER])
     outer = zip_members(small_source / TRAIN_ZIP)
@@ -135,8 +158,12 @@ def test_source_layout_matches_the_real_dataset(small_source):
     assert f"{TRAIN_DIR_NAME}/{NESTED_TRAIN_ZIP}" in files
     assert SAMPLE_MARKER in files
     assert f"{archive.MACOS_JUNK_DIR}/{TRAIN_DIR_NAME}/._{NESTED_TRAIN_ZIP}" in files
-    annotation_masks = [n for n in files if f"/{archive.DF_ANNOTATION_DIR}/{archive.DISC_MASK_DIR}/" in n]
-    assert annotation_masks and all(re.fullmatch(r".*/[HNP]\d{4}\.bmp", n) for n in annotation_masks)
+    annotation_masks = [
+        n for n in files if f"/{archive.DF_ANNOTATION_DIR}/{archive.DISC_MASK_DIR}/" in n
+    ]
+    assert annotation_masks and all(
+        re.fullmatch(r".*/[HNP]\d{4}\.bmp", n) for n in annotation_masks
+    )
     lesion_zip = zip_members(outer[f"{TRAIN_DIR_NAME}/{archive.LESION_ANNOTATION_DIR}.zip"])
     assert lesion_zip and all(n.endswith("/") or n.endswith(".bmp") for n in lesion_zip)
     # Nothing a loader could mistake for a training photograph sits outside the nested zip.
@@ -153,7 +180,10 @@ def test_source_layout_matches_the_real_dataset(small_source):
     assert sorted(n for n in valid if not n.endswith("/")) == expected
     gt = zip_members(small_source / VALID_GT_ZIP)
     assert f"{VALID_GT_DIR_NAME}/{VALID_XLSX_NAME}" in gt
-    assert any(n.startswith(f"{VALID_GT_DIR_NAME}/{archive.DISC_MASK_DIR}/") and n.endswith(".bmp") for n in gt)
+    assert any(
+        n.startswith(f"{VALID_GT_DIR_NAME}/{archive.DISC_MASK_DIR}/") and n.endswith(".bmp")
+        for n in gt
+    )
 
 
 def test_zip_entries_are_sorted_with_fixed_dates(small_source):
@@ -175,14 +205,15 @@ def test_annotation_masks_mark_the_disc_and_the_atrophy(small_source):
     discs = {Path(n).stem: decode_mask(d) for n, d in outer.items() if n.endswith(".bmp")}
     assert sorted(discs) == ["H0001", "N0001", "P0001"]
     for mask in discs.values():
-        assert 0.002 < (mask == 0).mean() < 0.05          # the disc (0): a small part of the image
+        assert 0.002 < (mask == 0).mean() < 0.05  # the disc (0): a small part of the image
     lesions = zip_members(outer[f"{TRAIN_DIR_NAME}/{archive.LESION_ANNOTATION_DIR}.zip"])
     atrophy = [decode_mask(d) for n, d in lesions.items() if n.endswith(".bmp")]
     assert len(atrophy) == archive.N_LESION_MASKS
-    assert all((mask == 0).any() for mask in atrophy)   # every PM image has painted atrophy
+    assert all((mask == 0).any() for mask in atrophy)  # every PM image has painted atrophy
 
 
 # --- counts ----------------------------------------------------------------------------------
+
 
 def test_default_and_full_plans_mirror_the_real_class_mix():
     default = sample.plan_sample()
@@ -210,12 +241,15 @@ def test_requested_counts_keep_the_class_proportions(n_train, n_valid):
 
 def test_written_source_holds_what_the_plan_says(small_source):
     plan = sample.plan_sample(n_train=SMALL_TRAIN, n_valid=SMALL_VALID, image_size=TINY)
-    assert sorted(Path(n).name for n in nested_training(small_source) if n.endswith(".jpg")) == \
-        [name for name, _ in plan.train]
+    assert sorted(Path(n).name for n in nested_training(small_source) if n.endswith(".jpg")) == [
+        name for name, _ in plan.train
+    ]
     assert plan.train_counts() == {"H": 1, "N": 6, "P": 9}
 
 
-@pytest.mark.parametrize("bad", [dict(n_train=0), dict(n_valid=-3), dict(n_train=2.5), dict(image_size=(40, 300))])
+@pytest.mark.parametrize(
+    "bad", [dict(n_train=0), dict(n_valid=-3), dict(n_train=2.5), dict(image_size=(40, 300))]
+)
 def test_bad_arguments_are_refused(bad, tmp_path):
     with pytest.raises(FundusDataError):
         sample.write_sample_source(tmp_path / "out", progress=False, **bad)
@@ -223,6 +257,7 @@ def test_bad_arguments_are_refused(bad, tmp_path):
 
 
 # --- labels and fovea ------------------------------------------------------------------------
+
 
 def test_validation_workbook_columns_and_labels(small_source):
     table = validation_table(small_source)
@@ -242,7 +277,9 @@ def test_workbook_fovea_sits_on_the_dark_fovea(learn_source):
     h = LEARN_SIZE[1]
     offsets = []
     for name, fx, fy in zip(table["imgName"], table["Fovea_X"], table["Fovea_Y"]):
-        offsets.append(local_min_offset(decode_rgb(valid[f"{VALID_DIR_NAME}/{name}"]), (fx, fy), 0.1 * h) / h)
+        offsets.append(
+            local_min_offset(decode_rgb(valid[f"{VALID_DIR_NAME}/{name}"]), (fx, fy), 0.1 * h) / h
+        )
     offsets = np.array(offsets)
     assert offsets.max() < 0.06 and offsets.mean() < 0.02, (offsets.max(), offsets.mean())
 
@@ -250,13 +287,20 @@ def test_workbook_fovea_sits_on_the_dark_fovea(learn_source):
 def test_fovea_follows_flips_and_the_disc_changes_side():
     size = LEARN_SIZE
     w, h = size
-    rendered = [camera.render_sample("PNH"[i % 3], camera.image_rng(3, 1, i), size) for i in range(36)]
+    rendered = [
+        camera.render_sample("PNH"[i % 3], camera.image_rng(3, 1, i), size) for i in range(36)
+    ]
     flipped = [s for s in rendered if s.flipped]
     assert 0.25 < len(flipped) / len(rendered) < 0.75
     for s in rendered:
-        assert (s.disc[0] > s.fovea[0]) == s.flipped       # a right eye has its disc on the right
+        assert (s.disc[0] > s.fovea[0]) == s.flipped  # a right eye has its disc on the right
     true = np.array([local_min_offset(s.image, s.fovea, 0.1 * h) for s in flipped]) / h
-    mirrored = np.array([local_min_offset(s.image, (w - 1 - s.fovea[0], s.fovea[1]), 0.1 * h) for s in flipped]) / h
+    mirrored = (
+        np.array(
+            [local_min_offset(s.image, (w - 1 - s.fovea[0], s.fovea[1]), 0.1 * h) for s in flipped]
+        )
+        / h
+    )
     assert true.mean() < 0.02, true
     # The check can tell: an x left unmirrored would land measurably off the dark spot.
     assert mirrored.mean() > 2 * true.mean()
@@ -279,6 +323,7 @@ def test_variation_is_drawn_the_same_way_for_every_class():
 
 
 # --- marker, determinism, atomic writes ------------------------------------------------------
+
 
 def test_marker_beside_the_zips_and_inside_training_zip(small_source):
     beside = (small_source / SAMPLE_MARKER).read_bytes()
@@ -311,7 +356,7 @@ def test_an_earlier_sample_is_replaced_but_a_foreign_folder_is_not(tmp_path):
     with pytest.raises(FundusDataError, match="left untouched"):
         write_small(foreign)
     assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "out"]       # no leftovers
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "out"]  # no leftovers
 
 
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
@@ -320,7 +365,7 @@ def test_an_interrupted_write_leaves_no_complete_looking_source(tmp_path, monkey
 
     def failing_jpeg(*args, **kwargs):
         calls.append(1)
-        if len(calls) > SMALL_TRAIN + 2:          # mid-way through the validation images
+        if len(calls) > SMALL_TRAIN + 2:  # mid-way through the validation images
             raise error("interrupted")
         return real_jpeg(*args, **kwargs)
 
@@ -333,16 +378,21 @@ def test_an_interrupted_write_leaves_no_complete_looking_source(tmp_path, monkey
     calls.clear()
     with pytest.raises(error):
         write_small(earlier, seed=9)
-    assert {p.name: p.read_bytes() for p in earlier.iterdir()} == earlier_bytes   # the old one, intact
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["earlier"]              # no partial folders
+    assert {
+        p.name: p.read_bytes() for p in earlier.iterdir()
+    } == earlier_bytes  # the old one, intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["earlier"]  # no partial folders
 
 
 # --- learnability ----------------------------------------------------------------------------
 
+
 def test_colour_statistics_alone_do_not_solve_the_task(colour_baseline):
     b = colour_baseline
-    report = (f"colour baseline (mean+std per channel -> logistic regression, 5-fold CV, n={b['n']}): "
-              f"accuracy {b['accuracy']:.3f}, AUC {b['auc']:.3f}, majority-class rate {b['majority']:.3f}")
+    report = (
+        f"colour baseline (mean+std per channel -> logistic regression, 5-fold CV, n={b['n']}): "
+        f"accuracy {b['accuracy']:.3f}, AUC {b['auc']:.3f}, majority-class rate {b['majority']:.3f}"
+    )
     print(report)
     assert b["accuracy"] <= COLOUR_BASELINE_MAX, report
 
@@ -353,14 +403,27 @@ def _small_cnn(width: int = 8):
     def block(cin: int, cout: int, stride: int = 1) -> list:
         return [nn.Conv2D(cin, cout, 3, stride=stride, padding=1), nn.BatchNorm2D(cout), nn.ReLU()]
 
-    return nn.Sequential(*block(3, width, 2), *block(width, 2 * width), nn.MaxPool2D(2),
-                         *block(2 * width, 4 * width), nn.MaxPool2D(2), *block(4 * width, 4 * width),
-                         nn.MaxPool2D(2), nn.AdaptiveMaxPool2D(1), nn.Flatten(), nn.Linear(4 * width, 1))
+    return nn.Sequential(
+        *block(3, width, 2),
+        *block(width, 2 * width),
+        nn.MaxPool2D(2),
+        *block(2 * width, 4 * width),
+        nn.MaxPool2D(2),
+        *block(4 * width, 4 * width),
+        nn.MaxPool2D(2),
+        nn.AdaptiveMaxPool2D(1),
+        nn.Flatten(),
+        nn.Linear(4 * width, 1),
+    )
 
 
 def _as_batch(images: list[np.ndarray]) -> np.ndarray:
-    return np.stack([to_chw_float(cv2.resize(im, (CNN_INPUT, CNN_INPUT), interpolation=cv2.INTER_AREA))
-                     for im in images])
+    return np.stack(
+        [
+            to_chw_float(cv2.resize(im, (CNN_INPUT, CNN_INPUT), interpolation=cv2.INTER_AREA))
+            for im in images
+        ]
+    )
 
 
 def test_a_small_cnn_learns_what_colour_statistics_cannot(learn_source, colour_baseline):
@@ -371,7 +434,9 @@ def test_a_small_cnn_learns_what_colour_statistics_cannot(learn_source, colour_b
     rng = np.random.default_rng(0)
     net = _small_cnn()
     batch = 32
-    schedule = paddle.optimizer.lr.CosineAnnealingDecay(3e-3, T_max=CNN_EPOCHS * -(-len(x_train) // batch))
+    schedule = paddle.optimizer.lr.CosineAnnealingDecay(
+        3e-3, T_max=CNN_EPOCHS * -(-len(x_train) // batch)
+    )
     optimizer = paddle.optimizer.Adam(learning_rate=schedule, parameters=net.parameters())
     loss_fn = paddle.nn.BCEWithLogitsLoss()
     start = time.perf_counter()
@@ -379,10 +444,14 @@ def test_a_small_cnn_learns_what_colour_statistics_cannot(learn_source, colour_b
         net.train()
         order = rng.permutation(len(x_train))
         for i in range(0, len(order), batch):
-            idx = order[i:i + batch]
+            idx = order[i : i + batch]
             xb = x_train[idx]
-            xb = np.where(rng.uniform(size=(len(idx), 1, 1, 1)) < 0.5, xb[..., ::-1], xb)      # flip left/right
-            xb = np.where(rng.uniform(size=(len(idx), 1, 1, 1)) < 0.5, xb[..., ::-1, :], xb)   # and up/down
+            xb = np.where(
+                rng.uniform(size=(len(idx), 1, 1, 1)) < 0.5, xb[..., ::-1], xb
+            )  # flip left/right
+            xb = np.where(
+                rng.uniform(size=(len(idx), 1, 1, 1)) < 0.5, xb[..., ::-1, :], xb
+            )  # and up/down
             logits = net(paddle.to_tensor(np.ascontiguousarray(xb, np.float32))).squeeze(1)
             loss = loss_fn(logits, paddle.to_tensor(y_train[idx].astype(np.float32)))
             loss.backward()
@@ -393,9 +462,11 @@ def test_a_small_cnn_learns_what_colour_statistics_cannot(learn_source, colour_b
     with paddle.no_grad():
         logits = net(paddle.to_tensor(x_valid)).numpy()[:, 0]
     accuracy = float(((logits > 0).astype(int) == y_valid).mean())
-    report = (f"small CNN ({CNN_EPOCHS} epochs, {len(x_train)} images at {CNN_INPUT}px, "
-              f"{time.perf_counter() - start:.0f} s): validation accuracy {accuracy:.3f}; "
-              f"colour baseline {colour_baseline['accuracy']:.3f}; majority {colour_baseline['majority']:.3f}")
+    report = (
+        f"small CNN ({CNN_EPOCHS} epochs, {len(x_train)} images at {CNN_INPUT}px, "
+        f"{time.perf_counter() - start:.0f} s): validation accuracy {accuracy:.3f}; "
+        f"colour baseline {colour_baseline['accuracy']:.3f}; majority {colour_baseline['majority']:.3f}"
+    )
     print(report)
     assert accuracy >= CNN_MIN, report
     assert accuracy >= colour_baseline["accuracy"] + CNN_OVER_COLOUR, report

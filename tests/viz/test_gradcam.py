@@ -1,16 +1,17 @@
 """Grad-CAM on constructed networks whose decisive image region is known; the reference images."""
+
 from __future__ import annotations
+
+from fundus_utils.viz.gradcam import grad_cam, reference_images
 
 import numpy as np
 import paddle
 import pytest
 from paddle import nn
 
-from fundus_utils.viz.gradcam import grad_cam, reference_images
-
 SIZE = 32
-RED_BOX = (slice(2, 12), slice(2, 12))        # rows, columns of a red square (top left)
-BLUE_BOX = (slice(18, 30), slice(18, 30))     # and of a blue square (bottom right)
+RED_BOX = (slice(2, 12), slice(2, 12))  # rows, columns of a red square (top left)
+BLUE_BOX = (slice(18, 30), slice(18, 30))  # and of a blue square (bottom right)
 
 
 class ColourDetector(nn.Layer):
@@ -28,7 +29,9 @@ class ColourDetector(nn.Layer):
         self.gap = nn.AdaptiveAvgPool2D(1)
         self.head = nn.Linear(2, len(head_weights))
         with paddle.no_grad():
-            self.detector.weight.set_value(np.array([[1, -1, -1], [-1, -1, 1]], np.float32).reshape(2, 3, 1, 1))
+            self.detector.weight.set_value(
+                np.array([[1, -1, -1], [-1, -1, 1]], np.float32).reshape(2, 3, 1, 1)
+            )
             self.detector.bias.set_value(np.zeros(2, np.float32))
             self.head.weight.set_value(np.array(head_weights, np.float32).T)
             self.head.bias.set_value(np.zeros(len(head_weights), np.float32))
@@ -58,7 +61,9 @@ def outside_mean(cam: np.ndarray, *boxes) -> float:
 def test_map_has_the_input_size_and_lies_in_unit_range():
     paddle.seed(0)
     model = paddle.vision.models.resnet18(num_classes=1)
-    cam = grad_cam(model, np.random.default_rng(0).normal(size=(3, 48, 40)).astype(np.float32), "layer4")
+    cam = grad_cam(
+        model, np.random.default_rng(0).normal(size=(3, 48, 40)).astype(np.float32), "layer4"
+    )
     assert cam.shape == (48, 40)
     assert cam.dtype == np.float32
     assert cam.min() >= 0.0 and cam.max() <= 1.0
@@ -78,15 +83,19 @@ def test_one_logit_model_highlights_the_region_driving_the_pm_logit():
 
 
 def test_k_logit_model_explains_the_chosen_or_predicted_class():
-    model = ColourDetector([[1.0, 0.0], [0.0, 2.0]])   # class 1 (blue) wins the argmax
-    for target, bright, dark in ((None, BLUE_BOX, RED_BOX), (1, BLUE_BOX, RED_BOX), (0, RED_BOX, BLUE_BOX)):
+    model = ColourDetector([[1.0, 0.0], [0.0, 2.0]])  # class 1 (blue) wins the argmax
+    for target, bright, dark in (
+        (None, BLUE_BOX, RED_BOX),
+        (1, BLUE_BOX, RED_BOX),
+        (0, RED_BOX, BLUE_BOX),
+    ):
         cam = grad_cam(model, paddle.to_tensor(two_squares()), model.pool, target=target)
         assert box_mean(cam, bright) > 0.8, target
         assert box_mean(cam, dark) < 0.05, target
 
 
 def test_non_pm_target_of_a_one_logit_model_shows_the_negative_evidence():
-    model = ColourDetector([[1.0, -1.0]])     # blue is evidence against PM
+    model = ColourDetector([[1.0, -1.0]])  # blue is evidence against PM
     pm_cam = grad_cam(model, two_squares(), "detector", target=1)
     non_pm_cam = grad_cam(model, two_squares(), "detector", target=0)
     assert box_mean(pm_cam, RED_BOX) > 0.8 and box_mean(pm_cam, BLUE_BOX) < 0.05
@@ -97,7 +106,7 @@ def test_state_is_restored_and_no_gradient_leaks_into_parameters():
     model = ColourDetector([[1.0, 0.0]])
     model.train()
     model.head.eval()
-    with paddle.no_grad():                # works even when called under no_grad
+    with paddle.no_grad():  # works even when called under no_grad
         grad_cam(model, two_squares(), "pool")
     assert model.training and model.pool.training and not model.head.training
     assert all(p.grad is None for p in model.parameters())
@@ -121,5 +130,6 @@ def test_reference_images_take_the_first_of_each_class_pm_first():
 
         def __getitem__(self, i):
             return np.full((3, 2, 2), i, np.float32), self.labels[i]
+
     images, names, labels = reference_images(Toy())
     assert names == ["p1", "n1"] and labels == [1, 0] and images[0][0, 0, 0] == 2
