@@ -3,9 +3,10 @@
     python scripts/refresh_notebooks.py notebooks/03_vgg.ipynb [...]   (default: every notebook)
 
 Runs each notebook with nbclient in notebooks/ under FUNDUS_QUICK=1 (exactly as the
-README's test command does), then keeps only what is source: cell tags, sequential
-execution counts, outputs; no timings, widget state or machine-specific metadata.
+README's test command does), then keeps only what is source (scripts/clean_notebooks.py): cell tags,
+sequential execution counts, outputs; no timings, widget state or machine-specific metadata.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,30 +18,17 @@ import nbformat
 from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parents[1]
-KEEP_CELL_METADATA = ("tags",)
-NOTEBOOK_METADATA = {
-    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-    "language_info": {"name": "python"},
-}
-
-
-def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Keep what is source; drop stderr (never compared by nbval; progress bars, machine paths)."""
-    nb.metadata = nbformat.from_dict(NOTEBOOK_METADATA)
-    for cell in nb.cells:
-        cell.metadata = nbformat.from_dict({k: v for k, v in cell.metadata.items() if k in KEEP_CELL_METADATA})
-        cell.pop("id", None)
-        if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
-    nb.nbformat, nb.nbformat_minor = 4, 4
-    return nb
+sys.path.insert(0, str(REPO / "scripts"))
+from clean_notebooks import clean  # noqa: E402  (the one definition of a clean notebook)
 
 
 def refresh(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    nbformat.write(clean(nb), path)
+    NotebookClient(
+        nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    path.write_text(nbformat.writes(clean(nb)) + "\n", encoding="utf-8")
     print(f"{path.name}: executed and stored in {time.perf_counter() - start:.0f} s", flush=True)
 
 
