@@ -1,4 +1,4 @@
-"""Engine overhead: one epoch of ``fit`` vs the bare training loop, over the same batches, in one run.
+"""Engine overhead: one ``fit`` epoch vs the bare training loop, over the same batches, in one run.
 
 Data: an in-memory uint8 NHWC array (random pixels: speed does not depend on content) turned
 into normalised CHW float32 by ``fundus_utils.data.images.to_chw_float`` inside a
@@ -15,9 +15,11 @@ Compared, like with like (training only; no validation pass on either side):
 Rounds alternate (a), (b) — and which of them goes first — so that machine noise hits both
 alike; medians are reported. ``*_s`` are wall-clock seconds (``ratio`` = fit_s / bare_s);
 ``*_cpu_s`` are this process's CPU seconds, less sensitive to other programs on a busy machine.
-The last line printed is JSON: {"bare_s", "fit_s", "ratio", "bare_cpu_s", "fit_cpu_s", "cpu_ratio", ...}.
+The last line printed is JSON: {"bare_s", "fit_s", "ratio", "bare_cpu_s", "fit_cpu_s",
+"cpu_ratio", ...}.
 
-    python benchmarks/engine.py [--model resnet18|small] [--images 128] [--size 64] [--batch 32] [--rounds 6]
+    python benchmarks/engine.py [--model resnet18|small] [--images 128] [--size 64]
+                                [--batch 32] [--rounds 6]
 """
 
 from __future__ import annotations
@@ -117,8 +119,9 @@ def main() -> None:
     model = MODELS[args.model]()
     loader = make_loader(args.images, args.size, args.batch)
     print(
-        f"{args.model} (1 logit), {args.images} images of {args.size}x{args.size}, batch {args.batch}, "
-        f"{len(loader)} steps per epoch, {args.rounds} rounds after one warm-up round"
+        f"{args.model} (1 logit), {args.images} images of {args.size}x{args.size}, "
+        f"batch {args.batch}, {len(loader)} steps per epoch, "
+        f"{args.rounds} rounds after one warm-up round"
     )
     runs = {"bare": lambda: bare_epoch(model, loader), "fit": lambda: fit_epoch(model, loader)}
     for run in runs.values():  # warm-up: first-call allocations, kernel selection

@@ -3,7 +3,8 @@
 Notebooks call ``fu.<name>`` (``import fundus_utils as fu``) and never reach into a module.
 The names come from the ``__all__`` of the modules below, by concern:
 
-* ``core``: constants, run modes, paths, errors, atomic writes, progress bars (imports nothing else);
+* ``core``: constants, run modes, paths, errors, atomic writes, progress bars (imports nothing
+  else);
 * ``samples``: the sample sets generated from scikit-image's fundus photograph;
 * ``data``: finding, unpacking, labelling, caching and loading iChallenge-PM;
 * ``inspection``: shape walks, parameter and FLOP counts;

@@ -55,7 +55,7 @@ def _minutes(seconds: float) -> str:
 
 
 def estimate_minutes(mode: str, notebooks: list[Path]) -> float | None:
-    """Estimated wall-clock minutes on two CPU cores, or ``None`` for a full run (depends on the GPU)."""
+    """Estimated wall-clock minutes on two CPU cores, or ``None`` for a full run (GPU-dependent)."""
     if mode not in MEASURED_MINUTES:
         return None
     table = MEASURED_MINUTES[mode]
@@ -78,8 +78,9 @@ def _announce(mode: str, notebooks: list[Path], out: Path) -> None:
     estimate = estimate_minutes(mode, notebooks)
     if mode == "cpu":
         print(
-            f"No GPU: running the CPU budget (the default sample set, a few epochs at 128 px), about "
-            f"{estimate:.0f} minutes on 2 cores. Full epochs on a CPU only with --budget full."
+            "No GPU: running the CPU budget (the default sample set, a few epochs at 128 px), "
+            f"about {estimate:.0f} minutes on 2 cores. "
+            "Full epochs on a CPU only with --budget full."
         )
     elif estimate is not None:
         print(f"Estimated time: about {estimate:.0f} minutes on 2 cores.")

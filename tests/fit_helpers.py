@@ -73,7 +73,8 @@ class TinyCNN(paddle.nn.Layer):
 
 
 class TupleCNN(paddle.nn.Layer):
-    """Returns ``(main, aux1, aux2)`` in train mode (like GoogLeNet); ``eval_tuple`` also in eval mode."""
+    """Returns ``(main, aux1, aux2)`` in train mode (like GoogLeNet); with ``eval_tuple``, in eval
+    mode too."""
 
     def __init__(self, eval_tuple: bool = False):
         super().__init__()

@@ -64,7 +64,8 @@ class SourceSpec:
         return self.xlsx if self.xlsx is not None else xlsx_bytes(self.labels)
 
     def write_zips(self, folder: Path) -> Path:
-        """The three zips exactly as AI Studio ships them (nested training zip, annotations, junk)."""
+        """The three zips exactly as AI Studio ships them (nested training zip, annotations,
+        junk)."""
         folder.mkdir(parents=True, exist_ok=True)
         inner = io.BytesIO()
         with zipfile.ZipFile(inner, "w") as z:

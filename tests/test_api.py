@@ -1,4 +1,5 @@
-"""The flat public API: fu.__all__ is the union of the modules' __all__, lazy, and all notebooks use."""
+"""The flat public API: fu.__all__ is the union of the modules' __all__, lazy, and all notebooks
+use."""
 
 from __future__ import annotations
 
@@ -49,7 +50,10 @@ def test_unknown_name_raises_attribute_error():
 
 
 def test_import_is_lazy_and_paddle_free():
-    code = "import sys, fundus_utils; print(sorted(m for m in sys.modules if m.startswith(('paddle', 'fundus_utils.'))))"
+    code = (
+        "import sys, fundus_utils; "
+        "print(sorted(m for m in sys.modules if m.startswith(('paddle', 'fundus_utils.'))))"
+    )
     loaded = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )

@@ -60,7 +60,8 @@ def _dry_run(tmp_path: Path, cuda: str | None) -> str:
     if cuda is not None:
         smi = bin_dir / "nvidia-smi"
         smi.write_text(
-            f"#!/bin/sh\necho '| NVIDIA-SMI 550.54  Driver Version: 550.54  CUDA Version: {cuda} |'\n"
+            "#!/bin/sh\n"
+            f"echo '| NVIDIA-SMI 550.54  Driver Version: 550.54  CUDA Version: {cuda} |'\n"
         )
         smi.chmod(0o755)
     path = os.pathsep.join(

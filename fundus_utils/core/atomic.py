@@ -39,7 +39,8 @@ def write_file(path: str | Path, write: Callable[[str], None]) -> Path:
 
 
 def install(tmp: Path, target: Path) -> None:
-    """Rename the finished ``tmp`` to ``target``; an existing ``target`` is replaced (and put back on failure)."""
+    """Rename the finished ``tmp`` to ``target``; an existing ``target`` is replaced (and put back
+    on failure)."""
     if not target.exists():
         os.replace(tmp, target)
         return
@@ -58,7 +59,8 @@ def install(tmp: Path, target: Path) -> None:
 def building_folder(
     target: str | Path, may_replace: Callable[[Path], bool], what: str
 ) -> Iterator[Path]:
-    """Yield a hidden temporary folder beside ``target``; when the block completes, it becomes ``target``.
+    """Yield a hidden temporary folder beside ``target``; it becomes ``target`` when the block
+    completes.
 
     ``target`` may exist only if it is empty or ``may_replace(target)`` says it is an earlier
     ``what`` (e.g. "an earlier sample source"); anything else is refused and left untouched.

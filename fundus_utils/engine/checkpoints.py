@@ -80,7 +80,8 @@ def _materialise_optimizer_state(optimizer, net: paddle.nn.Layer) -> None:
 
 
 def _restore_optimizer_state(optimizer, net: paddle.nn.Layer, portable: dict) -> None:
-    """Load :func:`_portable_optimizer_state` output into ``optimizer`` (after the weights are loaded)."""
+    """Load :func:`_portable_optimizer_state` output into ``optimizer`` (after the weights are
+    loaded)."""
     names = _structured_names(net)
     by_length = sorted(names, key=len, reverse=True)
     state = {}
@@ -117,7 +118,7 @@ def checkpoint_path(checkpoint_dir: str | os.PathLike, which: str = "last") -> P
 
 
 def _rng_state() -> dict | None:
-    """Python, NumPy and Paddle generator states (stored for inspection; ``None`` if unavailable)."""
+    """Python, NumPy and Paddle RNG states (stored for inspection; ``None`` if unavailable)."""
     try:
         name, keys, position, has_gauss, cached = np.random.get_state()
         return {

@@ -27,7 +27,8 @@ def _is_map_style(loader: paddle.io.DataLoader) -> bool:
 
 
 def _rebuild_loader(loader: paddle.io.DataLoader, dataset, batch_sampler) -> paddle.io.DataLoader:
-    """A DataLoader like ``loader`` (workers, collate_fn, ...) over ``dataset`` / ``batch_sampler``."""
+    """A DataLoader like ``loader`` (workers, collate_fn, ...) over ``dataset`` /
+    ``batch_sampler``."""
     return paddle.io.DataLoader(
         dataset,
         batch_sampler=batch_sampler,

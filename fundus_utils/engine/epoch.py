@@ -30,9 +30,10 @@ class TrainingDiverged(RuntimeError):
         )
         super().__init__(
             f"training diverged: the loss became {loss_value} at epoch {epoch}, step {step} "
-            f"(learning rate {learning_rate:g}). Lower the learning rate (Adam trains these networks at "
-            "1e-4 to 1e-3), add optimization=fu.Optimization(grad_clip=1.0), or check the inputs for NaN values. The weights in memory are no "
-            "longer usable; the last checkpoint, if any, is intact."
+            f"(learning rate {learning_rate:g}). Lower the learning rate (Adam trains these "
+            "networks at 1e-4 to 1e-3), add optimization=fu.Optimization(grad_clip=1.0), or check "
+            "the inputs for NaN values. The weights in memory are no longer usable; the last "
+            "checkpoint, if any, is intact."
         )
 
 
@@ -77,7 +78,8 @@ def resolve_amp(amp: bool | None, device: str, announce: bool) -> bool:
     if amp and not on_gpu:
         if announce:
             print(
-                "Note: amp=True ignored: float16 mixed precision needs a GPU; training in float32 on CPU."
+                "Note: amp=True ignored: float16 mixed precision needs a GPU; "
+                "training in float32 on CPU."
             )
         return False
     return on_gpu if amp is None else bool(amp)

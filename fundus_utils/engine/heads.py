@@ -6,7 +6,8 @@
 
 Models that return ``(main, aux1, aux2)`` in train mode (GoogLeNet) are trained on
 ``w0 * loss(main) + w1 * loss(aux1) + w2 * loss(aux2)`` with ``aux_weights``; evaluation
-uses ``main`` only. Taught in 01_lenet (the single-logit pitfalls) and 04_googlenet (auxiliary heads).
+uses ``main`` only. Taught in 01_lenet (the single-logit pitfalls) and 04_googlenet (auxiliary
+heads).
 """
 
 from __future__ import annotations

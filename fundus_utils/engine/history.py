@@ -1,4 +1,7 @@
-"""What one training run recorded, epoch by epoch: :class:`History`. Taught in 01_lenet, section 5."""
+"""What one training run recorded, epoch by epoch: :class:`History`.
+
+Taught in 01_lenet, section 5.
+"""
 
 from __future__ import annotations
 

@@ -17,7 +17,8 @@ def open_scalar_writer(log_dir):
         from visualdl import LogWriter
     except ImportError:
         print(
-            f"Note: VisualDL is not installed, so no scalars are logged to {log_dir} (pip install visualdl)."
+            f"Note: VisualDL is not installed, so no scalars are logged to {log_dir} "
+            "(pip install visualdl)."
         )
         return None
     return LogWriter(logdir=str(log_dir))
@@ -44,9 +45,11 @@ def format_epoch(row: dict, epochs: int) -> str:
     valid = (
         "valid -"
         if not math.isfinite(row["valid_loss"])
-        else f"valid loss {row['valid_loss']:.4f} acc {row['valid_acc']:.4f} AUC {row['valid_auc']:.4f}"
+        else f"valid loss {row['valid_loss']:.4f} acc {row['valid_acc']:.4f} "
+        f"AUC {row['valid_auc']:.4f}"
     )
     return (
         f"epoch {row['epoch']:>{width}}/{epochs}  train loss {row['train_loss']:.4f} "
-        f"acc {row['train_acc']:.4f} | {valid} | {row['seconds']:.1f} s, {row['images_per_s']:.1f} img/s"
+        f"acc {row['train_acc']:.4f} | {valid} | "
+        f"{row['seconds']:.1f} s, {row['images_per_s']:.1f} img/s"
     )

@@ -1,4 +1,4 @@
-"""Process-level settings: random seeds, the compute device, and multi-process (data-parallel) facts.
+"""Process-level settings: random seeds, the compute device and multi-process (data-parallel) facts.
 
 Multi-process runs are started with ``python -m paddle.distributed.launch --nproc_per_node N
 script.py``; the launcher sets ``PADDLE_TRAINERS_NUM`` (world size) and ``PADDLE_TRAINER_ID``

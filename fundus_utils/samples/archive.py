@@ -60,7 +60,8 @@ def _zipinfo(name: str, size: int = 0) -> zipfile.ZipInfo:
 
 
 class ZipWriter:
-    """A zip written in ascending entry order with fixed dates and modes, parent folders included."""
+    """A zip written in ascending entry order with fixed dates and modes, parent folders
+    included."""
 
     def __init__(self, target: Path | BinaryIO):
         self._zf = zipfile.ZipFile(target, "w", compresslevel=ZIP_COMPRESSLEVEL)

@@ -78,7 +78,7 @@ def _composite(base: Base, layers: Layers, rng: np.random.Generator, side: int) 
 
 
 def _affine(n: Nuisance, side: int, size: tuple[int, int]) -> tuple[np.ndarray, float]:
-    """2x3 matrix from canonical pixels to output pixels, and the aperture radius in output pixels."""
+    """2x3 matrix from canonical to output pixels, and the aperture radius in output pixels."""
     w, h = size
     radius = 0.5 * min(w, h) * n.aperture
     k = radius / (BASE_FOV_RADIUS * side) * n.zoom
@@ -97,7 +97,8 @@ def _apply(m: np.ndarray, xy: tuple[float, float]) -> tuple[float, float]:
 
 @lru_cache(maxsize=3)
 def _output_grid(w: int, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pixel-centre offsets from the image centre: x (1 x w), y (h x 1), squared distance (h x w)."""
+    """Pixel-centre offsets from the image centre: x (1 x w), y (h x 1) and the squared
+    distance (h x w)."""
     x = (np.arange(w, dtype=np.float32) - w / 2 + 0.5)[None, :]
     y = (np.arange(h, dtype=np.float32) - h / 2 + 0.5)[:, None]
     d2 = x * x + y * y
@@ -117,7 +118,7 @@ def _noise_bank(h: int, w: int) -> np.ndarray:
 
 
 def _sensor_noise(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """h x w x 3 unit Gaussian noise: a window of the bank at a random offset (cheap, and varied)."""
+    """h x w x 3 unit Gaussian noise: a window of the bank at a random offset (cheap and varied)."""
     dy, dx = (int(v) for v in rng.integers(0, NOISE_BANK_MARGIN + 1, 2))
     return _noise_bank(h, w)[dy : dy + h, dx : dx + w]
 
@@ -235,7 +236,8 @@ class SampleImage:
 def render_sample(
     kind: str, rng: np.random.Generator, size: tuple[int, int] = DEFAULT_IMAGE_SIZE
 ) -> SampleImage:
-    """Render one synthetic fundus photograph of class ``kind`` ("P", "H" or "N"); ``size`` = (w, h)."""
+    """Render one synthetic fundus photograph of class ``kind`` ("P", "H" or "N"); ``size`` is
+    (w, h)."""
     if kind not in CLASS_PREFIXES:
         raise FundusDataError(f"kind: expected one of {sorted(CLASS_PREFIXES)}, found {kind!r}")
     size = check_size(size)

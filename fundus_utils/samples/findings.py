@@ -55,7 +55,7 @@ class Layers:
 
 
 def _paint_ppa(rng: np.random.Generator, layers: Layers, side: int, severity: float) -> None:
-    """Peripapillary atrophy: an irregular pale zone around the disc, widest on the temporal side."""
+    """Peripapillary atrophy: an irregular pale zone round the disc, widest on the temporal side."""
     extent = 0.4 + 2.1 * severity * rng.uniform(0.7, 1.1)  # beyond the disc, in disc radii
     temporal_bias = rng.uniform(0.5, 1.0)
     wobble = random_outline(rng, rng.uniform(0.10, 0.25))
@@ -88,7 +88,8 @@ def _keep_away(
 
 
 def _paint_patches(rng: np.random.Generator, layers: Layers, side: int, severity: float) -> None:
-    """Patchy chorioretinal atrophy: well-defined pale patches with pigmented borders, posterior pole."""
+    """Patchy chorioretinal atrophy: well-defined pale patches with pigmented borders, at the
+    posterior pole."""
     for _ in range(int(rng.poisson(0.3 + 3.5 * severity))):
         angle, dist = rng.uniform(0, 2 * np.pi), rng.uniform(0.06, 0.26)
         centre = (
@@ -145,7 +146,8 @@ def _paint_tessellation(
 def _paint_reflex(
     rng: np.random.Generator, layers: Layers, base: Base, side: int, strength: float
 ) -> None:
-    """Light reflex of a young retina (distractor): wispy sheen beside the large vessels, foveal ring."""
+    """Light reflex of a young retina (distractor): wispy sheen beside the large vessels, foveal
+    ring."""
     wisps = np.clip(
         smooth_noise(rng, (side, side), rng.uniform(6, 14)) * 0.7 + rng.uniform(-0.2, 0.4), 0, 1
     )
@@ -167,7 +169,7 @@ def _paint_reflex(
 
 @dataclass(frozen=True)
 class Nuisance:
-    """Class-independent variation: eye, camera and photograph (drawn the same way for every class)."""
+    """Class-independent variation: eye, camera and photograph (drawn alike for every class)."""
 
     flip: bool  # mirrored: a right eye
     angle: float  # degrees

@@ -288,7 +288,8 @@ def _paint_haemorrhages(rng, canvas: _Canvas, f: GradeFindings) -> None:
 
 
 def _paint_exudates(rng, canvas: _Canvas, clusters: int) -> None:
-    """Hard exudates: clusters of small sharp yellow dots near the macula, sometimes a ring (circinate)."""
+    """Hard exudates: clusters of small sharp yellow dots near the macula, sometimes a ring
+    (circinate)."""
     for _ in range(clusters):
         centre = _random_spot(rng, spread=0.09)
         spread = rng.uniform(0.012, 0.035)
@@ -382,7 +383,8 @@ def _alpha(layer: np.ndarray, size: tuple[int, int], soften: float = 0.0) -> np.
 
 
 def paint_grade(sample: SampleImage, grade: int, rng: np.random.Generator) -> np.ndarray:
-    """``sample.image`` (a rendered normal eye) with the findings of ``grade`` painted on; uint8 RGB."""
+    """``sample.image`` (a rendered normal eye) with the findings of ``grade`` painted on, as
+    uint8 RGB."""
     findings = draw_findings(grade, rng)
     h, w = sample.image.shape[:2]
     canvas = _Canvas((w, h), sample.matrix, sample.atrophy_layer.shape[0])
@@ -414,7 +416,8 @@ def paint_grade(sample: SampleImage, grade: int, rng: np.random.Generator) -> np
 
 
 def file_names(per_grade: int) -> dict[int, list[str]]:
-    """``{grade: ["g0_0001.jpg", ...]}``: what :func:`write_graded_sample` writes into each grade folder."""
+    """``{grade: ["g0_0001.jpg", ...]}``: what :func:`write_graded_sample` writes into each grade
+    folder."""
     return {g: [f"g{g}_{i:04d}.jpg" for i in range(1, per_grade + 1)] for g in GRADES}
 
 
@@ -466,7 +469,10 @@ def is_graded_sample(folder: Path) -> bool:
 def render_graded(
     grade: int, index: int, *, image_size: tuple[int, int] = GRADED_IMAGE_SIZE, seed: int = 0
 ) -> tuple[np.ndarray, int]:
-    """Image ``index`` (0-based) of ``grade``: (H x W x 3 uint8 RGB, JPEG quality). Its own random stream."""
+    """Image ``index`` (0-based) of ``grade``: (H x W x 3 uint8 RGB, JPEG quality).
+
+    Drawn from its own random stream.
+    """
     rng = image_rng(seed, SPLIT_BASE + grade, index)
     sample = render_sample(
         "N", rng, image_size

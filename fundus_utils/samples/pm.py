@@ -159,7 +159,10 @@ def plan_sample(
     image_size: tuple[int, int] | None = None,
     seed: int = 0,
 ) -> SamplePlan:
-    """File names and classes that :func:`write_sample_source` writes for these arguments (renders nothing)."""
+    """File names and classes that :func:`write_sample_source` writes for these arguments.
+
+    Renders nothing.
+    """
     n_train = _check_count(
         "n_train",
         n_train
@@ -226,7 +229,8 @@ def _render_split(
     keep: Iterable[str],
     bar: tqdm,
 ) -> tuple[dict[str, SampleImage], list[dict]]:
-    """Render, encode and add one split's images; returns the images named in ``keep`` and xlsx rows."""
+    """Render, encode and add one split's images; returns the images named in ``keep`` and the
+    xlsx rows."""
     keep, kept, rows = set(keep), {}, []
     for index, (name, kind) in enumerate(items):
         sample = render_sample(kind, image_rng(plan.seed, split, index), plan.image_size)

@@ -181,7 +181,9 @@ def _polar_coords(side: int) -> tuple[np.ndarray, np.ndarray]:
 def choroid_pattern(
     rng: np.random.Generator, side: int, stripes: float, sharpness: float, box: _Roi | None = None
 ) -> np.ndarray:
-    """Large choroidal vessels in [0, 1] (1 = vessel) over ``box`` of the canonical frame (default: all).
+    """Large choroidal vessels in [0, 1] (1 = vessel) over ``box`` of the canonical frame.
+
+    ``box`` defaults to the whole frame.
 
     Smooth noise on an (angle, log-radius) grid, stretched along the radius, read through a
     randomly warped copy of the polar coordinates so the stripes meander out from the disc.
@@ -239,7 +241,8 @@ def blob(
     edge: float,
     reach: float,
 ) -> tuple[_Roi, np.ndarray, np.ndarray]:
-    """Box, alpha (0..1) and distance past the outline (fractions of the side) of an irregular blob."""
+    """Box, alpha (0..1) and distance past the outline (as fractions of the side) of an irregular
+    blob."""
     cx, cy, r = centre[0] * side, centre[1] * side, reach * side
     box = _Roi(
         max(0, int(cy - r)),

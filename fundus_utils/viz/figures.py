@@ -77,7 +77,7 @@ def to_numpy(value: Any) -> np.ndarray:
 
 
 def displayable(image: Any) -> np.ndarray:
-    """HWC uint8, HWC float in [0, 1], HW grey, or a CHW normalised network input -> imshow array."""
+    """HWC uint8, HWC float in [0, 1], HW grey or a CHW normalised network input -> imshow array."""
     array = to_numpy(image)
     if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
         array = to_display_rgb(array) if array.shape[0] == 3 else array[0]

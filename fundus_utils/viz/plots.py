@@ -1,5 +1,6 @@
 """Course plots: one matplotlib figure per call (a :class:`~fundus_utils.viz.figures.PngFigure`),
-returned to the caller, so nbval compares nothing but a PNG. See ``figures`` for the display pattern.
+returned to the caller, so nbval compares nothing but a PNG. See ``figures`` for the display
+pattern.
 """
 
 from __future__ import annotations

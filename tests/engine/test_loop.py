@@ -1,4 +1,5 @@
-"""fundus_utils.engine.loop: fit end to end, its keywords, and runs without a usable validation set."""
+"""fundus_utils.engine.loop: fit end to end, its keywords, and runs without a usable
+validation set."""
 
 from __future__ import annotations
 

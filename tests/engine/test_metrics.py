@@ -95,7 +95,7 @@ def test_multiclass_metrics_hand_computed():
     assert m["per_class_recall"] == pytest.approx([1.0, 0.5, 0.5])
     # One-vs-rest AUCs, counted over (class, rest) pairs:
     # class 0: 0.7 beats 0.2, 0.1, 0.2, 0.1 -> 4/4.
-    # class 1: scores of class 1 {0.5, 0.3} vs rest {0.2, 0.2, 0.5}: 0.5 -> 2 + 0.5, 0.3 -> 2 -> 4.5/6.
+    # class 1: {0.5, 0.3} vs rest {0.2, 0.2, 0.5}: 0.5 -> 2 + 0.5, 0.3 -> 2 -> 4.5/6.
     # class 2: {0.6, 0.4} vs {0.1, 0.3, 0.6}: 0.6 -> 2 + 0.5, 0.4 -> 2 -> 4.5/6.
     assert m["per_class_auc"] == pytest.approx([1.0, 0.75, 0.75])
     assert m["auc"] == pytest.approx((1.0 + 0.75 + 0.75) / 3)

@@ -1,4 +1,5 @@
-"""The generated iChallenge-PM sample: layout, counts, labels, fovea, determinism, atomic writes, learnability."""
+"""The generated iChallenge-PM sample: layout, counts, labels, fovea, determinism, atomic writes,
+learnability."""
 
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ def write_small(out: Path, **kwargs) -> Path:
 
 
 def local_min_offset(image: np.ndarray, xy: tuple[float, float], radius: float) -> float:
-    """Distance from ``xy`` to the darkest point (blurred luminance) within ``radius`` of it, in pixels."""
+    """Distance in pixels from ``xy`` to the darkest point (blurred luminance) within ``radius``."""
     h, w = image.shape[:2]
     luma = cv2.GaussianBlur(image.astype(np.float32).mean(axis=2), (0, 0), 0.015 * h)
     yy, xx = np.mgrid[0:h, 0:w]
@@ -465,7 +466,8 @@ def test_a_small_cnn_learns_what_colour_statistics_cannot(learn_source, colour_b
     report = (
         f"small CNN ({CNN_EPOCHS} epochs, {len(x_train)} images at {CNN_INPUT}px, "
         f"{time.perf_counter() - start:.0f} s): validation accuracy {accuracy:.3f}; "
-        f"colour baseline {colour_baseline['accuracy']:.3f}; majority {colour_baseline['majority']:.3f}"
+        f"colour baseline {colour_baseline['accuracy']:.3f}; "
+        f"majority {colour_baseline['majority']:.3f}"
     )
     print(report)
     assert accuracy >= CNN_MIN, report
