@@ -49,6 +49,7 @@ from .retina import (
     BASE_FOV_CENTRE,
     BASE_FOV_RADIUS,
     BASE_FOVEA,
+    check_size,
 )
 
 __all__ = [
@@ -446,13 +447,7 @@ def _check_args(per_grade: int, image_size) -> tuple[int, tuple[int, int]]:
         raise FundusDataError(
             f"per_grade: expected a whole number from 1 to {MAX_PER_GRADE}, found {per_grade!r}"
         )
-    try:
-        w, h = (int(v) for v in image_size)
-    except (TypeError, ValueError):
-        raise FundusDataError(
-            f"image_size: expected (width, height), found {image_size!r}"
-        ) from None
-    return int(per_grade), (w, h)  # render_sample checks the minimum size
+    return int(per_grade), check_size(image_size)
 
 
 def is_graded_sample(folder: Path) -> bool:
