@@ -169,3 +169,29 @@ def test_re_export_replaces_files_of_an_earlier_export(tmp_path):
         image_size=16,
     )
     assert not stale.exists() or stale.read_bytes() != b"old program"
+
+
+def test_command_line_predict_prints_no_paddle_log_lines(tmp_path, images):
+    # Paddle's glog writes "I1201 12:00:00.0 123 pir_interpreter.cc:1606] New Executor ..." lines
+    # when an exported program first runs; fundus_utils._compat silences them before Paddle loads.
+    import os
+    import re
+    import subprocess
+    import sys
+
+    out_dir = str(export_model(tiny_model(), tmp_path / "export", image_size=SIZE))
+    env = {k: v for k, v in os.environ.items() if k != "GLOG_minloglevel"}
+    done = subprocess.run(
+        [sys.executable, "-m", "fundus_utils", "predict", out_dir, *images["good"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert len(done.stdout.splitlines()) == len(images["good"])
+    log_lines = [
+        line
+        for line in (done.stdout + done.stderr).splitlines()
+        if re.match(r"[IWE]\d{4} \d\d:\d\d:\d\d", line)
+    ]
+    assert not log_lines, log_lines
