@@ -9,6 +9,7 @@ from fundus_utils.core.config import SAMPLE_MARKER
 from fundus_utils.core.errors import FundusDataError
 from fundus_utils.data.labels import is_image_file
 from fundus_utils.samples import grades as sample_grades
+from fundus_utils.samples import lesions
 
 import numpy as np
 import pytest
@@ -63,10 +64,8 @@ def test_class_folder_set_reads_five_classes(tmp_path):
 
 def test_findings_grow_with_the_grade():
     rng = np.random.default_rng(0)
-    draws = {
-        g: [sample_grades.draw_findings(g, rng) for _ in range(20)] for g in sample_grades.GRADES
-    }
-    assert all(f == sample_grades.GradeFindings() for f in draws[0])
+    draws = {g: [lesions.draw_findings(g, rng) for _ in range(20)] for g in sample_grades.GRADES}
+    assert all(f == lesions.GradeFindings() for f in draws[0])
     assert all(f.microaneurysms > 0 and f.dot_haemorrhages == 0 for f in draws[1])
     assert all(
         f.dot_haemorrhages > 0 and f.exudate_clusters > 0 and f.cotton_wool_spots == 0
@@ -77,7 +76,7 @@ def test_findings_grow_with_the_grade():
     )
     assert all(f.neovascular_tufts > 0 or f.preretinal for f in draws[4])
     with pytest.raises(FundusDataError):
-        sample_grades.draw_findings(5, rng)
+        lesions.draw_findings(5, rng)
 
 
 def test_painted_grades_differ_from_the_normal_eye(tmp_path):
