@@ -48,6 +48,13 @@ def _course(args: argparse.Namespace) -> int:
     return run_course(mode, Path(args.out) if args.out else DEFAULT_OUT)
 
 
+def _clean(args: argparse.Namespace) -> int:
+    from .core.cleanup import clean_runs, format_cleanup
+
+    print(format_cleanup(clean_runs(dry_run=args.dry_run), args.dry_run))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fundus_utils",
@@ -87,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--out", help="output folder (default: course_output/)")
     c.set_defaults(run=_course)
+    k = sub.add_parser(
+        "clean", help="remove each run's exported model and checkpoints (results are kept)"
+    )
+    k.add_argument("--dry-run", action="store_true", help="list what would go, with sizes")
+    k.set_defaults(run=_clean)
     r = sub.add_parser("predict", help="PM probability of each image with an exported model")
     r.add_argument("model_dir")
     r.add_argument("images", nargs="+")
