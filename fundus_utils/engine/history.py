@@ -9,10 +9,11 @@ import dataclasses
 import math
 from typing import ClassVar
 
+from .metrics import NAN
+
 __all__ = ["History"]
 
 MONITOR_DIRECTIONS = {"auc": "max", "acc": "max", "loss": "min"}
-NAN = float("nan")
 
 
 @dataclasses.dataclass
