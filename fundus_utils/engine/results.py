@@ -16,6 +16,7 @@ import numpy as np
 import paddle
 import pandas as pd
 
+from .. import inspection
 from ..core.atomic import write_file
 from ..core.config import RESULTS_NAME
 from ..core.paths import runs_dir
@@ -105,8 +106,6 @@ def results_file(results_path, run_name) -> Path | None:
 
 def _model_size(net: paddle.nn.Layer, input_shape) -> tuple[int, int | None]:
     """(parameter count, FLOPs or None): a results file records both."""
-    from .. import inspection
-
     params = inspection.count_params(net)
     try:
         flops = inspection.count_flops(net, tuple(input_shape))
