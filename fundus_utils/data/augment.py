@@ -1,6 +1,7 @@
 """Training-time augmentation, and the saturation jitter Paddle's ``ColorJitter`` gets wrong on
 NumPy images (it draws a second random factor and uses BGR weights). Taught in 00_data, §7, and
 02_alexnet, §1 and §4 (with vs without augmentation)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,7 @@ from ..core.config import IMAGE_SIZE
 __all__ = ["RandomSaturation", "train_augmentation"]
 
 
-LUMA_RGB = np.array([0.299, 0.587, 0.114], np.float32)   # ITU-R BT.601 weights, RGB order
+LUMA_RGB = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601 weights, RGB order
 
 
 class RandomSaturation:
@@ -42,10 +43,12 @@ def train_augmentation(image_size: int = IMAGE_SIZE) -> T.Compose:
 
     Taught in 00_data, §7, and 02_alexnet, §1.
     """
-    return T.Compose([
-        T.RandomHorizontalFlip(),
-        T.RandomRotation(15),
-        T.RandomResizedCrop(image_size, scale=(0.8, 1.0), ratio=(0.9, 1.1)),
-        T.ColorJitter(brightness=0.2, contrast=0.2, hue=0.02),
-        RandomSaturation(0.2),
-    ])
+    return T.Compose(
+        [
+            T.RandomHorizontalFlip(),
+            T.RandomRotation(15),
+            T.RandomResizedCrop(image_size, scale=(0.8, 1.0), ratio=(0.9, 1.1)),
+            T.ColorJitter(brightness=0.2, contrast=0.2, hue=0.02),
+            RandomSaturation(0.2),
+        ]
+    )

@@ -1,4 +1,5 @@
-"""``prepare_data``: find the dataset, unpack it once, label it, check it, and say what was found."""
+"""``prepare_data``: find the dataset, unpack it once, label and check it, say what was found."""
+
 from __future__ import annotations
 
 import hashlib
@@ -38,7 +39,12 @@ from .unpack import extract_zip, is_junk
 __all__ = ["PreparedData", "prepare_data"]
 
 PREPARE_VERSION = 1
-SAMPLE_SIZES = ("default", "full")
+SAMPLE_SIZES = ("default", "cpu", "full")  # 60/40 small, 400/400 small, 400/400 at 2124x2056
+SAMPLE_FOLDERS = {
+    "default": "sample-source",
+    "cpu": "sample-cpu-source",
+    "full": "sample-full-source",
+}
 
 
 @dataclass
@@ -47,9 +53,10 @@ class PreparedData:
 
     Not used in the notebooks; fu.prepare_data returns one (``DATA``).
     """
-    source_kind: str            # "real" or "sample"
-    source: str                 # where the data came from
-    root: Path                  # the prepared folder (caches live below it)
+
+    source_kind: str  # "real" or "sample"
+    source: str  # where the data came from
+    root: Path  # the prepared folder (caches live below it)
     train_dir: Path
     valid_dir: Path
     labels_csv: Path
@@ -57,7 +64,7 @@ class PreparedData:
     n_train_pm: int
     n_valid: int
     n_valid_pm: int
-    skipped: list[dict] = field(default_factory=list)   # {"file": …, "why": …}
+    skipped: list[dict] = field(default_factory=list)  # {"file": …, "why": …}
     fingerprint: str = ""
 
     @property
@@ -75,13 +82,23 @@ class PreparedData:
     @classmethod
     def from_json(cls, data: dict) -> "PreparedData":
         paths = {"root", "train_dir", "valid_dir", "labels_csv"}
-        return cls(**{k: (Path(v) if k in paths else v) for k, v in data.items() if k in cls.__dataclass_fields__})
+        return cls(
+            **{
+                k: (Path(v) if k in paths else v)
+                for k, v in data.items()
+                if k in cls.__dataclass_fields__
+            }
+        )
 
     def summary(self) -> str:
         """A few human lines: which data, how many images of each class, what was skipped."""
-        lines = [f"Data: {self.source_kind} ({display_path(self.source)})",
-                 f"  training:   {self.n_train} images, {self.n_train_pm} PM  ({display_path(self.train_dir)})",
-                 f"  validation: {self.n_valid} images, {self.n_valid_pm} PM  ({display_path(self.valid_dir)})"]
+        lines = [
+            f"Data: {self.source_kind} ({display_path(self.source)})",
+            f"  training:   {self.n_train} images, {self.n_train_pm} PM  "
+            f"({display_path(self.train_dir)})",
+            f"  validation: {self.n_valid} images, {self.n_valid_pm} PM  "
+            f"({display_path(self.valid_dir)})",
+        ]
         lines += [f"  skipped {s['file']}: {s['why']}" for s in self.skipped]
         if self.is_sample:
             lines.append(SAMPLE_NOTICE)
@@ -90,24 +107,34 @@ class PreparedData:
 
 # --- the sample set ------------------------------------------------------------------------------
 
+
 def ensure_sample_source(workdir: Path, size: str = "default", progress: bool = True) -> Source:
     """The generated sample source in ``workdir`` (written on first use, atomically)."""
     if size not in SAMPLE_SIZES:
         raise ValueError(f"sample size must be one of {SAMPLE_SIZES}, got {size!r}")
-    from ..samples.pm import (
-        write_sample_source,  # numpy/skimage-heavy; only needed here
+    from ..samples.pm import (  # numpy/skimage-heavy; only needed here
+        CPU_N_TRAIN,
+        CPU_N_VALID,
+        write_sample_source,
     )
-    folder = workdir / ("sample-source" if size == "default" else "sample-full-source")
+
+    folder = workdir / SAMPLE_FOLDERS[size]
     if not sample_is_current(folder):
         shutil.rmtree(folder, ignore_errors=True)
-        print(f"Generating the sample set in {display_path(folder)} (once) …", file=sys.stderr, flush=True)
-        write_sample_source(folder, full=(size == "full"), progress=progress)
+        print(
+            f"Generating the sample set in {display_path(folder)} (once) …",
+            file=sys.stderr,
+            flush=True,
+        )
+        counts = {"n_train": CPU_N_TRAIN, "n_valid": CPU_N_VALID} if size == "cpu" else {}
+        write_sample_source(folder, full=(size == "full"), progress=progress, **counts)
     return inspect_source(folder, "generated sample set")
 
 
 def sample_is_current(folder: Path) -> bool:
     """A complete sample source written by this version of the generator (else it is made again)."""
     from ..samples.pm import GENERATOR_VERSION
+
     try:
         marker = json.loads((folder / SAMPLE_MARKER).read_text())
     except (OSError, ValueError):
@@ -116,6 +143,7 @@ def sample_is_current(folder: Path) -> bool:
 
 
 # --- unpacking zips ----------------------------------------------------------------------------
+
 
 def _single_match(paths: list[Path], what: str, where: Path) -> Path:
     if not paths:
@@ -126,23 +154,34 @@ def _single_match(paths: list[Path], what: str, where: Path) -> Path:
 def _unpack_zips(source: Source, into: Path) -> tuple[Path, Path, Path]:
     """Unpack the three AI Studio zips below ``into``; return (train dir, valid dir, xlsx)."""
     training = extract_zip(source.path / TRAIN_ZIP, into / "_training")
-    nested = [p for p in training.rglob(NESTED_TRAIN_ZIP) if not is_junk(str(p.relative_to(training)))]
+    nested = [
+        p for p in training.rglob(NESTED_TRAIN_ZIP) if not is_junk(str(p.relative_to(training)))
+    ]
     if nested:
-        inner = extract_zip(_single_match(nested, NESTED_TRAIN_ZIP, source.path / TRAIN_ZIP), into / "_training_inner")
+        inner = extract_zip(
+            _single_match(nested, NESTED_TRAIN_ZIP, source.path / TRAIN_ZIP),
+            into / "_training_inner",
+        )
         train = find_extracted(inner).get("train")
     else:  # some copies hold the folder directly instead of a zip inside the zip
         train = find_extracted(training).get("train")
     if train is None:
-        raise FundusDataError(f"{source.path / TRAIN_ZIP}: expected {NESTED_TRAIN_ZIP} or a {TRAIN_DIR_NAME}/ "
-                              "folder of H/N/P images inside, found neither")
+        raise FundusDataError(
+            f"{source.path / TRAIN_ZIP}: expected {NESTED_TRAIN_ZIP} or a {TRAIN_DIR_NAME}/ "
+            "folder of H/N/P images inside, found neither"
+        )
     valid = find_extracted(extract_zip(source.path / VALID_ZIP, into / "_validation")).get("valid")
     if valid is None:
-        raise FundusDataError(f"{source.path / VALID_ZIP}: expected a {VALID_DIR_NAME}/ folder of images inside, "
-                              "found none")
+        raise FundusDataError(
+            f"{source.path / VALID_ZIP}: expected a {VALID_DIR_NAME}/ folder of images inside, "
+            "found none"
+        )
     xlsx = find_extracted(extract_zip(source.path / VALID_GT_ZIP, into / "_valid_gt")).get("xlsx")
     if xlsx is None:
-        raise FundusDataError(f"{source.path / VALID_GT_ZIP}: expected {VALID_GT_DIR_NAME}/"
-                              "PM_Label_and_Fovea_Location.xlsx inside, found none")
+        raise FundusDataError(
+            f"{source.path / VALID_GT_ZIP}: expected {VALID_GT_DIR_NAME}/"
+            "PM_Label_and_Fovea_Location.xlsx inside, found none"
+        )
     # Keep only what the course reads, under the canonical names.
     train = Path(shutil.move(train, into / TRAIN_DIR_NAME))
     valid = Path(shutil.move(valid, into / VALID_DIR_NAME))
@@ -155,25 +194,36 @@ def _unpack_zips(source: Source, into: Path) -> tuple[Path, Path, Path]:
 
 # --- checking images ---------------------------------------------------------------------------
 
+
 def _why_unreadable(path: Path) -> str | None:
     try:
         data = read_image_bytes(path)
     except FundusDataError as exc:
         return str(exc).split(": ", 1)[1]
     if cv2.imdecode(data, cv2.IMREAD_REDUCED_COLOR_8) is None:
-        return "expected a JPEG/PNG image, found data OpenCV cannot decode (corrupt or not an image)"
+        return (
+            "expected a JPEG/PNG image, found data OpenCV cannot decode (corrupt or not an image)"
+        )
     return None
 
 
 def find_unreadable(paths: list[Path], progress: bool = True) -> list[dict]:
-    """Decode every image once (in parallel, at 1/8 size); list those that cannot be read, and why."""
+    """Decode every image once (in parallel, at 1/8 size); list the unreadable ones, and why."""
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        reasons = list(progress_bar(pool.map(_why_unreadable, paths), total=len(paths), desc="checking images",
-                            disable=not progress, leave=False))
+        reasons = list(
+            progress_bar(
+                pool.map(_why_unreadable, paths),
+                total=len(paths),
+                desc="checking images",
+                disable=not progress,
+                leave=False,
+            )
+        )
     return [{"file": str(p), "why": why} for p, why in zip(paths, reasons) if why]
 
 
 # --- prepare -----------------------------------------------------------------------------------
+
 
 def _load_prepared(root: Path) -> PreparedData | None:
     try:
@@ -188,45 +238,65 @@ def _build(source: Source, root: Path, progress: bool) -> PreparedData:
             train_dir, valid_dir, xlsx = _unpack_zips(source, tmp)
         else:
             train_dir, valid_dir, xlsx = source.train_dir, source.valid_dir, source.xlsx
-        train = training_labels(train_dir)                      # refuses names not starting H/N/P
+        train = training_labels(train_dir)  # refuses names not starting H/N/P
         labels_csv = tmp / VALID_GT_DIR_NAME / LABELS_CSV_NAME
         valid = convert_xlsx_to_csv(xlsx, labels_csv, image_dir=valid_dir)
-        images = [train_dir / n for n in train["imgName"]] + [valid_dir / n for n in valid["imgName"]]
+        images = [train_dir / n for n in train["imgName"]] + [
+            valid_dir / n for n in valid["imgName"]
+        ]
         skipped = find_unreadable(images, progress)
         bad = {Path(s["file"]).name for s in skipped}
         train, valid = train[~train["imgName"].isin(bad)], valid[~valid["imgName"].isin(bad)]
 
-        def final(p: Path) -> Path:   # paths as they will be after the rename below
+        def final(p: Path) -> Path:  # paths as they will be after the rename below
             return root / p.relative_to(tmp) if tmp in p.parents else p
 
         prepared = PreparedData(
-            source_kind=source.kind, source=str(source.path), root=root,
-            train_dir=final(train_dir), valid_dir=final(valid_dir), labels_csv=final(labels_csv),
-            n_train=len(train), n_train_pm=int(train["Label"].sum()),
-            n_valid=len(valid), n_valid_pm=int(valid["Label"].sum()),
+            source_kind=source.kind,
+            source=str(source.path),
+            root=root,
+            train_dir=final(train_dir),
+            valid_dir=final(valid_dir),
+            labels_csv=final(labels_csv),
+            n_train=len(train),
+            n_train_pm=int(train["Label"].sum()),
+            n_valid=len(valid),
+            n_valid_pm=int(valid["Label"].sum()),
             skipped=[{"file": str(final(Path(s["file"]))), "why": s["why"]} for s in skipped],
-            fingerprint=source.fingerprint())
-        marker = dict(prepared.to_json(), prepare_version=PREPARE_VERSION, found_by=source.found_by,
-                      prepared_at=time.strftime("%Y-%m-%d %H:%M:%S"))
+            fingerprint=source.fingerprint(),
+        )
+        marker = dict(
+            prepared.to_json(),
+            prepare_version=PREPARE_VERSION,
+            found_by=source.found_by,
+            prepared_at=time.strftime("%Y-%m-%d %H:%M:%S"),
+        )
         (tmp / PREPARED_MARKER).write_text(json.dumps(marker, indent=1))  # written last, inside tmp
     return prepared
 
 
 def prepared_folder_name(source: Source, workdir: Path) -> str:
-    """``sample``/``sample-full`` for a generated sample; else kind plus a hash of the source's path."""
+    """``sample``/``sample-cpu``/``sample-full`` for a generated sample; else the kind plus a
+    hash of the source's path."""
     if source.path.parent == workdir:
         return source.path.name.removesuffix("-source")
     return f"{source.kind}-{hashlib.sha1(str(source.path).encode()).hexdigest()[:8]}"
 
 
-def prepare_data(source: str | Path | None = None, workdir: str | Path | None = None, *,
-                 sample: str = "default", progress: bool = True, verbose: bool = True) -> PreparedData:
+def prepare_data(
+    source: str | Path | None = None,
+    workdir: str | Path | None = None,
+    *,
+    sample: str = "default",
+    progress: bool = True,
+    verbose: bool = True,
+) -> PreparedData:
     """Find the dataset, unpack it once, label it and check it; return where everything is.
 
     Taught in 00_data, §3; every notebook calls it in its setup cells.
 
     Search order: ``source`` → ``FUNDUS_DATA`` → AI Studio mounts → the repository's
-    ``data/`` → the generated sample set (``sample`` = "default" or "full"). The work
+    ``data/`` → the generated sample set (``sample`` = "default", "cpu" or "full"). The work
     folder (``workdir``, else :func:`default_workdir`) receives the unpacked data and
     ``labels.csv``; a second call with an unchanged source does no work.
     """
@@ -237,7 +307,11 @@ def prepare_data(source: str | Path | None = None, workdir: str | Path | None = 
         found = ensure_sample_source(workdir, sample, progress)
     root = workdir / prepared_folder_name(found, workdir)
     prepared = _load_prepared(root)
-    if prepared is None or prepared.fingerprint != found.fingerprint() or prepared.source != str(found.path):
+    if (
+        prepared is None
+        or prepared.fingerprint != found.fingerprint()
+        or prepared.source != str(found.path)
+    ):
         prepared = _build(found, root, progress)
     if verbose:
         print(prepared.summary(), flush=True)

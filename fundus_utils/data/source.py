@@ -1,4 +1,5 @@
 """Finding the dataset: where it is, and in which layout (the three zips, or extracted folders)."""
+
 from __future__ import annotations
 
 import glob
@@ -32,12 +33,13 @@ MAX_SEARCH_DEPTH = 4
 
 @dataclass(frozen=True)
 class Source:
-    """A dataset source: ``layout`` is "zips" (as AI Studio ships it) or "folders" (already extracted)."""
+    """A dataset source: ``layout`` is "zips" (as AI Studio ships it) or "folders" (extracted)."""
+
     path: Path
     layout: str
     is_sample: bool
     found_by: str
-    train_dir: Path | None = None      # folders layout only
+    train_dir: Path | None = None  # folders layout only
     valid_dir: Path | None = None
     xlsx: Path | None = None
 
@@ -50,7 +52,9 @@ class Source:
         if self.layout == "zips":
             files = [self.path / z for z in SOURCE_ZIPS]
         else:
-            files = [self.xlsx] + sorted(p for d in (self.train_dir, self.valid_dir) for p in d.iterdir())
+            files = [self.xlsx] + sorted(
+                p for d in (self.train_dir, self.valid_dir) for p in d.iterdir()
+            )
         stats = [(str(f), s.st_size, s.st_mtime_ns) for f in files for s in [f.stat()]]
         return hashlib.sha1(json.dumps([self.layout, stats]).encode()).hexdigest()
 
@@ -69,8 +73,11 @@ def _walk_dirs(root: Path, skip: set[Path]) -> list[Path]:
     for dirpath, dirnames, _ in os.walk(root):
         here = Path(dirpath)
         depth = len(here.relative_to(root).parts)
-        dirnames[:] = sorted(d for d in dirnames if not is_junk(d) and not d.startswith(".")
-                             and (here / d).resolve() not in skip)
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not is_junk(d) and not d.startswith(".") and (here / d).resolve() not in skip
+        )
         if depth >= MAX_SEARCH_DEPTH:
             dirnames[:] = []
         found.append(here)
@@ -106,22 +113,33 @@ def _has_sample_marker(folder: Path) -> bool:
 
 
 def inspect_source(folder: str | Path, found_by: str = "argument") -> Source | None:
-    """What ``folder`` holds: a :class:`Source`, ``None`` if nothing of the dataset, or an error if incomplete."""
+    """What ``folder`` holds: a :class:`Source`, ``None`` if nothing of the dataset, or an error
+    if incomplete."""
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
-        raise FundusDataError(f"{folder}: expected a folder holding the iChallenge-PM data, found no such folder")
+        raise FundusDataError(
+            f"{folder}: expected a folder holding the iChallenge-PM data, found no such folder"
+        )
     zips = [z for z in SOURCE_ZIPS if (folder / z).is_file()]
     if len(zips) == len(SOURCE_ZIPS):
         return Source(folder, "zips", _has_sample_marker(folder), found_by)
     parts = find_extracted(folder, skip=generated_folders())
     if len(parts) == 3:
-        return Source(folder, "folders", _has_sample_marker(folder), found_by,
-                      parts["train"], parts["valid"], parts["xlsx"])
+        return Source(
+            folder,
+            "folders",
+            _has_sample_marker(folder),
+            found_by,
+            parts["train"],
+            parts["valid"],
+            parts["xlsx"],
+        )
     if zips or parts:
         have = zips + [p.name for p in parts.values()]
         raise FundusDataError(
-            f"{folder}: expected either the three zips {list(SOURCE_ZIPS)} or the extracted folders "
-            f"{TRAIN_DIR_NAME}/, {VALID_DIR_NAME}/ and {VALID_XLSX_NAME}; found only {have}")
+            f"{folder}: expected either the three zips {list(SOURCE_ZIPS)} or the extracted "
+            f"folders {TRAIN_DIR_NAME}/, {VALID_DIR_NAME}/ and {VALID_XLSX_NAME}; found only {have}"
+        )
     return None
 
 
@@ -142,7 +160,9 @@ def find_source(explicit: str | Path | None = None) -> Source | None:
     if explicit is not None:
         return _require(inspect_source(explicit, "argument"), explicit, "the source argument")
     if os.environ.get(ENV_DATA):
-        return _require(inspect_source(os.environ[ENV_DATA], ENV_DATA), os.environ[ENV_DATA], ENV_DATA)
+        return _require(
+            inspect_source(os.environ[ENV_DATA], ENV_DATA), os.environ[ENV_DATA], ENV_DATA
+        )
     for mount in aistudio_candidates():
         if mount.is_dir() and all((mount / z).is_file() for z in SOURCE_ZIPS):
             return inspect_source(mount, "AI Studio mount")
@@ -155,7 +175,9 @@ def find_source(explicit: str | Path | None = None) -> Source | None:
 def _require(source: Source | None, folder: str | Path, given_by: str) -> Source:
     if source is None:
         raise FundusDataError(
-            f"{Path(folder).resolve()} (from {given_by}): expected the three zips {list(SOURCE_ZIPS)} or the "
-            f"extracted folders {TRAIN_DIR_NAME}/, {VALID_DIR_NAME}/ and {VALID_XLSX_NAME} "
-            f"(searched {MAX_SEARCH_DEPTH} levels deep), found none of them")
+            f"{Path(folder).resolve()} (from {given_by}): expected the three zips "
+            f"{list(SOURCE_ZIPS)} or the extracted folders {TRAIN_DIR_NAME}/, {VALID_DIR_NAME}/ "
+            f"and {VALID_XLSX_NAME} "
+            f"(searched {MAX_SEARCH_DEPTH} levels deep), found none of them"
+        )
     return source

@@ -86,6 +86,8 @@ FULL_VALID_TOTAL = 400
 FULL_VALID_PM = 211  # validation images with Label 1
 DEFAULT_N_TRAIN = 60
 DEFAULT_N_VALID = 40
+CPU_N_TRAIN = 400  # the CPU budget's sample (run_settings' "cpu" mode): as many images as the
+CPU_N_VALID = 400  # real splits, at the default resolution, so that every network can learn
 MAX_IMAGES_PER_SPLIT = 9999  # four-digit file numbers
 
 

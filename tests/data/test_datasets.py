@@ -1,9 +1,6 @@
 """fundus_utils.data.datasets: dataset items, loaders, stratified limits and class-folder sets."""
-from __future__ import annotations
 
-import numpy as np
-import pytest
-from source_fixtures import jpeg_bytes
+from __future__ import annotations
 
 from fundus_utils.core.config import MEAN_RGB, STD_RGB
 from fundus_utils.core.errors import FundusDataError
@@ -15,6 +12,10 @@ from fundus_utils.data.datasets import (
 )
 from fundus_utils.data.images import load_rgb
 from fundus_utils.data.prepare import prepare_data
+
+import numpy as np
+import pytest
+from source_fixtures import jpeg_bytes
 
 
 def test_dataset_items_are_normalised_chw_float_with_int_labels(zip_source, tmp_path):

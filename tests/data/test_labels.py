@@ -1,18 +1,23 @@
 """fundus_utils.data.labels: labels from file names, the validation workbook and its checks."""
+
 from __future__ import annotations
+
+from fundus_utils.core.errors import FundusDataError
+from fundus_utils.data import labels as labels_mod
+from fundus_utils.data.prepare import prepare_data
 
 import numpy as np
 import pandas as pd
 import pytest
 from source_fixtures import SourceSpec, jpeg_bytes, xlsx_bytes
 
-from fundus_utils.core.errors import FundusDataError
-from fundus_utils.data import labels as labels_mod
-from fundus_utils.data.prepare import prepare_data
-
 
 def test_label_from_name():
-    assert [labels_mod.label_from_name(n) for n in ("P0001.jpg", "H0026.jpg", "N0161.jpg")] == [1, 0, 0]
+    assert [labels_mod.label_from_name(n) for n in ("P0001.jpg", "H0026.jpg", "N0161.jpg")] == [
+        1,
+        0,
+        0,
+    ]
     assert labels_mod.subclass_from_name("p0003.JPG") == "P"
     with pytest.raises(FundusDataError, match=r"V0001\.jpg: expected .* found 'V'"):
         labels_mod.label_from_name("V0001.jpg")
@@ -21,15 +26,24 @@ def test_label_from_name():
 def test_training_image_with_unknown_prefix_is_an_error(tmp_path, spec):
     spec.train["X0001.jpg"] = jpeg_bytes(5)
     with pytest.raises(FundusDataError, match=r"X0001\.jpg.*starting with H .*N .*or P"):
-        prepare_data(spec.write_zips(tmp_path / "src"), tmp_path / "w", progress=False, verbose=False)
+        prepare_data(
+            spec.write_zips(tmp_path / "src"), tmp_path / "w", progress=False, verbose=False
+        )
 
 
-@pytest.mark.parametrize("case, pattern", [
-    ("missing column", r"expected columns \['ID', 'imgName', 'Label', 'Fovea_X', 'Fovea_Y'\].*missing \['Label'\]"),
-    ("label 2", r"expected Label in \{0, 1\}, found 1 other value\(s\): V0002\.jpg=2"),
-    ("empty label", r"expected Label in \{0, 1\}.*V0001\.jpg=nan"),
-    ("not a workbook", r"expected an \.xlsx workbook"),
-])
+@pytest.mark.parametrize(
+    "case, pattern",
+    [
+        (
+            "missing column",
+            r"expected columns \['ID', 'imgName', 'Label', 'Fovea_X', 'Fovea_Y'\]"
+            r".*missing \['Label'\]",
+        ),
+        ("label 2", r"expected Label in \{0, 1\}, found 1 other value\(s\): V0002\.jpg=2"),
+        ("empty label", r"expected Label in \{0, 1\}.*V0001\.jpg=nan"),
+        ("not a workbook", r"expected an \.xlsx workbook"),
+    ],
+)
 def test_bad_label_workbook_is_explained(tmp_path, spec, case, pattern):
     if case == "missing column":
         spec.labels = spec.labels.drop(columns="Label")
@@ -41,7 +55,9 @@ def test_bad_label_workbook_is_explained(tmp_path, spec, case, pattern):
     else:
         spec.xlsx = b"PK this is not an xlsx"
     with pytest.raises(FundusDataError, match=pattern) as err:
-        prepare_data(spec.write_zips(tmp_path / "src"), tmp_path / "w", progress=False, verbose=False)
+        prepare_data(
+            spec.write_zips(tmp_path / "src"), tmp_path / "w", progress=False, verbose=False
+        )
     assert "PM_Label_and_Fovea_Location.xlsx" in str(err.value)
 
 
@@ -49,7 +65,9 @@ def test_labels_naming_absent_images_list_them(tmp_path, spec):
     spec.labels.loc[len(spec.labels)] = [7, "V0007.jpg", 1, 1.0, 1.0]
     spec.labels.loc[len(spec.labels)] = [8, "V0008.jpg", 0, 1.0, 1.0]
     with pytest.raises(FundusDataError, match=r"found 2 missing: V0007\.jpg, V0008\.jpg"):
-        prepare_data(spec.write_zips(tmp_path / "src"), tmp_path / "w", progress=False, verbose=False)
+        prepare_data(
+            spec.write_zips(tmp_path / "src"), tmp_path / "w", progress=False, verbose=False
+        )
     csv = tmp_path / "labels.csv"
     spec.labels.to_csv(csv, index=False)
     images = SourceSpec().write_folders(tmp_path / "imgs") / "PALM-Validation400"
@@ -64,4 +82,6 @@ def test_xlsx_to_csv_conversion_keeps_columns_and_values(tmp_path, spec):
     back = pd.read_csv(tmp_path / "out" / "labels.csv")
     pd.testing.assert_frame_equal(back, table)
     pd.testing.assert_frame_equal(back, spec.labels)
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["labels.csv"]     # no temporary file left
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [
+        "labels.csv"
+    ]  # no temporary file left

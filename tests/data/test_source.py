@@ -1,13 +1,14 @@
 """fundus_utils.data.source: where the dataset is looked for, and what a source must hold."""
-from __future__ import annotations
 
-import pytest
+from __future__ import annotations
 
 from fundus_utils.core.config import ENV_DATA
 from fundus_utils.core.errors import FundusDataError
 from fundus_utils.data import labels as labels_mod
 from fundus_utils.data.prepare import prepare_data
 from fundus_utils.data.source import find_source, inspect_source
+
+import pytest
 
 
 def test_folder_without_the_dataset_says_what_was_looked_for(tmp_path):
@@ -16,7 +17,11 @@ def test_folder_without_the_dataset_says_what_was_looked_for(tmp_path):
     with pytest.raises(FundusDataError) as err:
         prepare_data(tmp_path / "empty", tmp_path / "w", progress=False, verbose=False)
     message = str(err.value)
-    assert str(tmp_path / "empty") in message and "training.zip" in message and "PALM-Training400/" in message
+    assert (
+        str(tmp_path / "empty") in message
+        and "training.zip" in message
+        and "PALM-Training400/" in message
+    )
     with pytest.raises(FundusDataError, match="found no such folder"):
         find_source(tmp_path / "nowhere")
 
@@ -30,10 +35,16 @@ def test_partial_zip_source_names_what_is_missing(tmp_path, zip_source):
 def test_missing_workbook_is_explained(tmp_path, spec):
     source = spec.write_folders(tmp_path / "src")
     (source / "PALM-Validation-GT" / "PM_Label_and_Fovea_Location.xlsx").unlink()
-    with pytest.raises(FundusDataError, match=r"found only \['PALM-Training400', 'PALM-Validation400'\]"):
+    with pytest.raises(
+        FundusDataError, match=r"found only \['PALM-Training400', 'PALM-Validation400'\]"
+    ):
         prepare_data(source, tmp_path / "w", progress=False, verbose=False)
-    with pytest.raises(FundusDataError, match="expected the validation label workbook, found nothing"):
-        labels_mod.read_label_xlsx(source / "PALM-Validation-GT" / "PM_Label_and_Fovea_Location.xlsx")
+    with pytest.raises(
+        FundusDataError, match="expected the validation label workbook, found nothing"
+    ):
+        labels_mod.read_label_xlsx(
+            source / "PALM-Validation-GT" / "PM_Label_and_Fovea_Location.xlsx"
+        )
 
 
 def test_search_order(tmp_path, monkeypatch, spec):
@@ -41,7 +52,10 @@ def test_search_order(tmp_path, monkeypatch, spec):
     from_env = spec.write_folders(tmp_path / "env")
     mount = spec.write_zips(tmp_path / "aistudio" / "data19065")
     repo_data = spec.write_folders(tmp_path / "repo_data")
-    monkeypatch.setattr("fundus_utils.data.source.aistudio_candidates", lambda: [tmp_path / "aistudio" / "data1", mount])
+    monkeypatch.setattr(
+        "fundus_utils.data.source.aistudio_candidates",
+        lambda: [tmp_path / "aistudio" / "data1", mount],
+    )
     monkeypatch.setattr("fundus_utils.data.source.repo_data_dir", lambda: repo_data)
     monkeypatch.setenv(ENV_DATA, str(from_env))
     assert find_source(explicit).path == explicit.resolve()
@@ -56,7 +70,9 @@ def test_search_order(tmp_path, monkeypatch, spec):
 
 def test_the_course_own_work_folders_are_never_taken_as_a_source(tmp_path, monkeypatch, spec):
     repo_data = tmp_path / "repo" / "data"
-    prepared_sample = spec.write_folders(repo_data / "work" / "sample")       # what a sample run leaves
+    prepared_sample = spec.write_folders(repo_data / "work" / "sample")  # what a sample run leaves
     monkeypatch.setattr("fundus_utils.data.source.repo_data_dir", lambda: repo_data)
-    monkeypatch.setenv("FUNDUS_WORKDIR", str(tmp_path / "elsewhere"))          # work folder outside the repo
+    monkeypatch.setenv(
+        "FUNDUS_WORKDIR", str(tmp_path / "elsewhere")
+    )  # work folder outside the repo
     assert prepared_sample.is_dir() and find_source() is None

@@ -1,13 +1,14 @@
 """fundus_utils.data.unpack: zip extraction that refuses entries escaping the target."""
+
 from __future__ import annotations
 
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from fundus_utils.core.errors import FundusDataError
 from fundus_utils.data.unpack import extract_zip
+
+import pytest
 
 
 @pytest.mark.parametrize("evil", ["../escaped.jpg", "/tmp/escaped-abs.jpg", "a/../../escaped.jpg"])
