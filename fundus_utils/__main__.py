@@ -45,7 +45,7 @@ def _course(args: argparse.Namespace) -> int:
     from .course import DEFAULT_OUT, run_course
 
     mode = "quick" if args.quick else (args.budget or run_mode())
-    return run_course(mode, Path(args.out) if args.out else DEFAULT_OUT)
+    return run_course(mode, Path(args.out) if args.out else DEFAULT_OUT, jobs=args.jobs)
 
 
 def _clean(args: argparse.Namespace) -> int:
@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(the default without a GPU); full: full epochs (the default with a GPU)",
     )
     c.add_argument("--out", help="output folder (default: course_output/)")
+    c.add_argument(
+        "--jobs",
+        type=int,
+        help="lesson notebooks run at once (default: one per CPU core, up to 4; 1 on a GPU)",
+    )
     c.set_defaults(run=_course)
     k = sub.add_parser(
         "clean", help="remove each run's exported model and checkpoints (results are kept)"

@@ -7,9 +7,11 @@ main command runs this after setting up). Sources in ``notebooks/`` are never wr
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import sys
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -48,21 +50,30 @@ MEASURED_MINUTES = {
     },
 }
 UNMEASURED_MINUTES = {"quick": 1.0, "cpu": 4.0}
+MAX_JOBS = 4  # notebooks at once on a CPU-only machine (each holds its data and model in memory)
 
 
 def _minutes(seconds: float) -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
 
 
-def estimate_minutes(mode: str, notebooks: list[Path]) -> float | None:
-    """Estimated wall-clock minutes on two CPU cores, or ``None`` for a full run (GPU-dependent)."""
+def estimate_minutes(mode: str, notebooks: list[Path], jobs: int = 1) -> float | None:
+    """Estimated wall-clock minutes on two CPU cores, ``jobs`` notebooks at a time within a stage,
+    or ``None`` for a full run (GPU-dependent)."""
     if mode not in MEASURED_MINUTES:
         return None
     table = MEASURED_MINUTES[mode]
-    return sum(table.get(nb.stem, UNMEASURED_MINUTES[mode]) for nb in notebooks)
+    total = 0.0
+    for stage in stages(notebooks):
+        finish = [0.0] * max(1, jobs)  # list scheduling, in the order the notebooks start
+        for nb in stage:
+            slot = finish.index(min(finish))
+            finish[slot] += table.get(nb.stem, UNMEASURED_MINUTES[mode])
+        total += max(finish)
+    return total
 
 
-def _announce(mode: str, notebooks: list[Path], out: Path) -> None:
+def _announce(mode: str, notebooks: list[Path], out: Path, jobs: int) -> None:
     from .core.modes import gpu_available
     from .data.source import find_source
 
@@ -75,15 +86,16 @@ def _announce(mode: str, notebooks: list[Path], out: Path) -> None:
     device = "GPU" if gpu_available() else "CPU"
     print(f"Course run: {len(notebooks)} notebooks, mode {mode}, on {device}, with {data}.")
     print(f"Executed notebooks, HTML and the results table go to {out}")
-    estimate = estimate_minutes(mode, notebooks)
+    estimate = estimate_minutes(mode, notebooks, jobs)
+    at_once = f"{jobs} notebooks at a time" if jobs > 1 else "one notebook at a time"
     if mode == "cpu":
         print(
-            "No GPU: running the CPU budget (the default sample set, a few epochs at 128 px), "
-            f"about {estimate:.0f} minutes on 2 cores. "
+            "No GPU: running the CPU budget (a 400/400 sample set, small images, a few epochs), "
+            f"{at_once}: about {estimate:.0f} minutes on 2 cores. "
             "Full epochs on a CPU only with --budget full."
         )
     elif estimate is not None:
-        print(f"Estimated time: about {estimate:.0f} minutes on 2 cores.")
+        print(f"Estimated time, {at_once}: about {estimate:.0f} minutes on 2 cores.")
     print(flush=True)
 
 
@@ -132,40 +144,102 @@ def _failure(notebook: Path, exc: Exception) -> str:
     return f"FAILED {notebook.name}{where}: {ename}: {evalue}"
 
 
-def run_course(mode: str, out: Path, notebooks: list[Path] | None = None) -> int:
-    """Execute ``notebooks`` (default: all, in order) in ``mode``; return a process exit code."""
-    notebooks = notebooks or sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-    if not notebooks:
-        print(f"No notebooks found in {NOTEBOOK_DIR}.")
-        return 1
-    (out / "logs").mkdir(parents=True, exist_ok=True)
+def _run_one(notebook: Path, out: Path, environ: dict[str, str]) -> tuple[float, str | None]:
+    """Execute one notebook (in a worker process); return (seconds, failure message or None)."""
+    os.environ.update(environ)
     for noisy in (
         "papermill",
         "traitlets",
         "nbconvert",
     ):  # INFO lines per cell, HTML alt-text notes
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    t0 = time.perf_counter()
+    try:
+        with _stderr_to(out / "logs" / f"{notebook.stem}.log"):
+            _execute(notebook, out)
+    except Exception as exc:  # papermill's PapermillExecutionError carries the cell's error
+        return time.perf_counter() - t0, _failure(notebook, exc)
+    return time.perf_counter() - t0, None
+
+
+def stages(notebooks: list[Path]) -> list[list[Path]]:
+    """The data notebook first, the comparison last, the lessons between them in any order.
+
+    The lessons read nothing of each other (07_compare reads them all), so they can run at the
+    same time. Within a stage the longest measured ones start first.
+    """
+    first = [nb for nb in notebooks if nb.stem.startswith("00_")]
+    last = [nb for nb in notebooks if nb.stem.startswith("07_")]
+    middle = [nb for nb in notebooks if nb not in first and nb not in last]
+    middle.sort(key=lambda nb: -MEASURED_MINUTES["cpu"].get(nb.stem, 0.0))
+    return [stage for stage in (first, middle, last) if stage]
+
+
+def default_jobs(mode: str) -> int:
+    """Notebooks run at once: one per CPU core without a GPU, since Paddle's CPU kernels use
+    one thread per process (``OMP_NUM_THREADS=1`` unless set); one at a time on a GPU."""
+    if mode == "full":
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_JOBS))
+
+
+def _report_failure(notebook: Path, seconds: float, failure: str, out: Path, running: dict) -> int:
+    print(f"{notebook.name} failed after {_minutes(seconds)}: {failure}")
+    log = out / "logs" / f"{notebook.stem}.log"
+    print(f"The executed copy up to the failure is {out / notebook.name}; its log is {log}")
+    if running:
+        print("Waiting for " + ", ".join(nb.name for nb in running.values()) + " to finish …")
+    return 1
+
+
+def run_course(
+    mode: str, out: Path, notebooks: list[Path] | None = None, jobs: int | None = None
+) -> int:
+    """Execute ``notebooks`` (default: all) in ``mode``, ``jobs`` at a time within a stage
+    (:func:`stages`); return a process exit code."""
+    notebooks = notebooks or sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        print(f"No notebooks found in {NOTEBOOK_DIR}.")
+        return 1
+    jobs = jobs or default_jobs(mode)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
     os.environ.pop(ENV_QUICK, None)
     if mode == "quick":
         os.environ[ENV_QUICK] = "1"
     else:
         os.environ[ENV_BUDGET] = mode
     os.environ[ENV_RUNS] = str(out / "runs")  # kernels inherit these
-    _announce(mode, notebooks, out)
+    environ = {k: os.environ[k] for k in (ENV_QUICK, ENV_BUDGET, ENV_RUNS) if k in os.environ}
+    _announce(mode, notebooks, out, jobs)
     started = time.perf_counter()
-    for i, notebook in enumerate(notebooks, 1):
-        t0 = time.perf_counter()
-        print(f"[{i}/{len(notebooks)}] {notebook.name} …", end=" ", flush=True)
-        log = out / "logs" / f"{notebook.stem}.log"
-        try:
-            with _stderr_to(log):
-                _execute(notebook, out)
-        except Exception as exc:  # papermill's PapermillExecutionError carries the cell's error
-            print(f"failed after {_minutes(time.perf_counter() - t0)}")
-            print(_failure(notebook, exc))
-            print(f"The executed copy up to the failure is {out / notebook.name}; its log is {log}")
-            return 1
-        print(f"done in {_minutes(time.perf_counter() - t0)}", flush=True)
+    done = 0
+    context = multiprocessing.get_context(
+        "spawn"
+    )  # a fresh interpreter per worker, no forked Paddle
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        for stage in stages(notebooks):
+            if len(stage) > 1 and jobs > 1:
+                names = ", ".join(nb.stem for nb in stage)
+                print(f"Running {names}: {min(jobs, len(stage))} at a time.", flush=True)
+            waiting, running = list(stage), {}
+            while waiting or running:
+                while waiting and len(running) < jobs:  # submit no more than can start now
+                    notebook = waiting.pop(0)
+                    running[pool.submit(_run_one, notebook, out, environ)] = notebook
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    notebook = running.pop(future)
+                    seconds, failure = future.result()
+                    done += 1
+                    if failure:
+                        print(f"[{done}/{len(notebooks)}] {notebook.name} failed")
+                        return _report_failure(notebook, seconds, failure, out, running)
+                    elapsed = _minutes(time.perf_counter() - started)
+                    print(
+                        f"[{done}/{len(notebooks)}] {notebook.name} … done in {_minutes(seconds)} "
+                        f"({elapsed} since the start)",
+                        flush=True,
+                    )
     _write_summary(out)
     print(f"Course finished in {_minutes(time.perf_counter() - started)}; outputs in {out}")
     return 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fundus_utils.course import run_course
+from pathlib import Path
+
+from fundus_utils.course import MEASURED_MINUTES, estimate_minutes, run_course, stages
 
 import nbformat
+import pytest
 
 
 def notebook(path, *sources):
@@ -30,7 +33,7 @@ def test_course_runs_notebooks_and_stops_at_the_failing_cell(tmp_path, capfd):
     third = notebook(src / "02_never.ipynb", "print('not reached')")
     before = {p: p.read_bytes() for p in (first, second, third)}
     out = tmp_path / "out"
-    assert run_course("quick", out, [first, second, third]) == 1
+    assert run_course("quick", out, [first, second, third], jobs=1) == 1
     printed, terminal_err = capfd.readouterr()
     assert "kernel noise" not in terminal_err
     assert "[1/3] 00_ok.ipynb … done" in printed
@@ -59,3 +62,39 @@ def test_course_summary_table_from_results(tmp_path, capsys):
     assert "Results (from each run's results JSON" in printed and "tiny" in printed
     table = (tmp_path / "out" / "results.csv").read_text()
     assert table.splitlines()[1].startswith("tiny,7,")
+
+
+def test_lessons_run_at_the_same_time_between_data_and_compare(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    stamp = "import time, pathlib\npathlib.Path({name!r}).write_text(str(time.time()))\n"
+    wait = "import time\ntime.sleep(1.5)\n"
+    paths = [
+        notebook(src / "00_data.ipynb", stamp.format(name=str(tmp_path / "00"))),
+        notebook(src / "01_a.ipynb", wait + stamp.format(name=str(tmp_path / "01"))),
+        notebook(src / "02_b.ipynb", wait + stamp.format(name=str(tmp_path / "02"))),
+        notebook(src / "07_compare.ipynb", stamp.format(name=str(tmp_path / "07"))),
+    ]
+    assert [[p.stem for p in stage] for stage in stages(paths)] == [
+        ["00_data"],
+        ["01_a", "02_b"],
+        ["07_compare"],
+    ]
+    assert run_course("quick", tmp_path / "out", paths, jobs=2) == 0
+    t = {k: float((tmp_path / k).read_text()) for k in ("00", "01", "02", "07")}
+    assert t["00"] < min(t["01"], t["02"]) and max(t["01"], t["02"]) < t["07"]
+    assert abs(t["01"] - t["02"]) < 1.0  # both slept at once, not one after the other
+    printed = capsys.readouterr().out
+    assert "Running 01_a, 02_b: 2 at a time." in printed and "[4/4] 07_compare.ipynb" in printed
+
+
+def test_estimate_follows_the_stages():
+    paths = [Path(f"{name}.ipynb") for name in ("00_data", "01_lenet", "02_alexnet", "07_compare")]
+    table = MEASURED_MINUTES["cpu"]
+    serial = estimate_minutes("cpu", paths, jobs=1)
+    parallel = estimate_minutes("cpu", paths, jobs=2)
+    assert serial == pytest.approx(sum(table[p.stem] for p in paths))
+    assert parallel == pytest.approx(
+        table["00_data"] + max(table["01_lenet"], table["02_alexnet"]) + table["07_compare"]
+    )
+    assert estimate_minutes("full", paths) is None
