@@ -28,6 +28,7 @@ __all__ = [
     "count_params",
     "count_flops",
     "activation_memory",
+    "receptive_fields",
 ]
 
 WALK_COLUMNS = ("layer", "type", "output_shape", "params")
@@ -389,3 +390,21 @@ def count_flops(model: nn.Layer, input_shape: Sequence[int]) -> int:
     recording = _record_calls(model, input_shape, _named_leaves(model))
     _raise_if_failed(recording)
     return sum(_layer_flops(call.layer, call.inputs, call.output) for call in recording.calls)
+
+
+def receptive_fields(layers: Sequence[tuple[int, int]]) -> list[int]:
+    """Receptive field (in input pixels, along one axis) after each ``(kernel, stride)`` layer:
+    ``field += (kernel - 1) * jump`` and ``jump *= stride``, where ``jump`` is the distance in
+    input pixels between neighbouring positions of the current map.
+
+    Taught in 01_lenet, §6.3 (which writes it out and checks this against it); 03_vgg and
+    04_googlenet call it. Pooling layers are ``(kernel, stride)`` pairs too.
+    """
+    field, jump, fields = 1, 1, []
+    for kernel, stride in layers:
+        if kernel < 1 or stride < 1:
+            raise ValueError(f"expected kernel and stride >= 1, found ({kernel}, {stride})")
+        field += (kernel - 1) * jump
+        jump *= stride
+        fields.append(field)
+    return fields

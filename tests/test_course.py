@@ -55,13 +55,13 @@ def test_course_summary_table_from_results(tmp_path, capsys):
         "import json, os, pathlib\n"
         "d = pathlib.Path(os.environ['FUNDUS_RUNS']) / 'tiny'\nd.mkdir(parents=True)\n"
         "(d / 'results.json').write_text(json.dumps({'architecture': 'tiny', 'parameters': 7,"
-        " 'best_valid_auc': 0.75, 'history': {}}))",
+        " 'final_valid_auc': 0.75, 'history': {}}))",
     )
     assert run_course("quick", tmp_path / "out", [nb]) == 0
     printed = capsys.readouterr().out
     assert "Results (from each run's results JSON" in printed and "tiny" in printed
     table = (tmp_path / "out" / "results.csv").read_text()
-    assert table.splitlines()[1].startswith("tiny,7,")
+    assert table.splitlines()[1].startswith("tiny,tiny,7,")
 
 
 def test_lessons_run_at_the_same_time_between_data_and_compare(tmp_path, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import fundus_utils as fu
 from fundus_utils.inspection import (
     activation_memory,
     count_flops,
@@ -200,3 +201,11 @@ def test_eval_mode_restores_flags_after_an_error():
         assert not model.features[1].training
         raise RuntimeError("boom")
     assert all(layer.training for layer in model.sublayers(include_self=True))
+
+
+def test_receptive_fields_of_stacked_convolutions_and_pools():
+    assert fu.receptive_fields([(3, 1)] * 3) == [3, 5, 7]  # three 3x3 = one 7x7
+    assert fu.receptive_fields([(5, 1), (2, 2), (5, 1), (2, 2), (5, 1)]) == [5, 6, 14, 16, 32]
+    assert fu.receptive_fields([]) == []
+    with pytest.raises(ValueError, match=r"expected kernel and stride >= 1, found \(0, 1\)"):
+        fu.receptive_fields([(0, 1)])

@@ -8,7 +8,7 @@ import paddle
 from .distributed import eval_shard, gather_rows
 from .heads import Head, split_outputs
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "evaluation_report"]
 
 
 def unwrap(model: paddle.nn.Layer) -> paddle.nn.Layer:
@@ -59,3 +59,38 @@ def evaluate(model: paddle.nn.Layer, loader: paddle.io.DataLoader, *, amp: bool 
     loss = float(head.loss(paddle.to_tensor(logits), paddle.to_tensor(labels)))
     probs = head.probabilities(logits)
     return {**head.metrics(probs, labels), "loss": loss, "probs": probs, "labels": labels}
+
+
+def evaluation_report(result: dict, title: str | None = None) -> str:
+    """The lines every lesson prints after :func:`evaluate`: the metrics, how many images were
+    called PM against how many are, and the spread of the probabilities (a constant prediction
+    shows as a tiny range). Multi-class results list the recall of every class instead.
+
+    Taught in 02_alexnet, §5 (which writes it out first and checks this against it); 03–06 call it.
+    """
+    probs, labels = np.asarray(result["probs"]), np.asarray(result["labels"])
+    lines = [title] if title else []
+    if probs.ndim == 1:
+        called = float(np.mean(probs >= result.get("threshold", 0.5)))
+        lines += [
+            f"  accuracy {result['accuracy']:.4f}   AUC {result['auc']:.4f}   "
+            f"sensitivity {result['sensitivity']:.4f}   specificity {result['specificity']:.4f}",
+            f"  predicted PM for {called:.0%} of {len(labels)} images "
+            f"(PM labels: {np.mean(labels == 1):.0%}); "
+            f"PM probabilities from {probs.min():.3f} to {probs.max():.3f}",
+        ]
+    else:
+        predicted = probs.argmax(axis=1)
+        counts = np.bincount(labels, minlength=probs.shape[1])
+        recalls = np.asarray(result["per_class_recall"], dtype=float)
+        lines += [
+            f"  accuracy {result['accuracy']:.4f}   macro AUC {result['auc']:.4f}   "
+            f"macro recall {np.nanmean(recalls):.4f}   "
+            f"majority-class rate {counts.max() / counts.sum():.4f}",
+            "  recall per class: " + ", ".join(f"{k} {r:.2f}" for k, r in enumerate(recalls)),
+            "  predicted per class: "
+            + ", ".join(str(n) for n in np.bincount(predicted, minlength=probs.shape[1])),
+        ]
+    if result.get("note"):
+        lines.append(f"  note: {result['note']}")
+    return "\n".join(lines)

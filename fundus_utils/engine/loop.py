@@ -31,6 +31,7 @@ import paddle
 
 from ..core.atomic import write_file
 from . import runtime
+from .batchnorm import recalibrate_batchnorm
 from .checkpoints import checkpoint_path, resume_from, save_checkpoint
 from .distributed import distributed_train_loader
 from .epoch import (
@@ -62,6 +63,7 @@ def fit(
     run_name: str | None = None,
     monitor: str = "auc",
     verbose: bool = True,
+    recalibrate_bn: int = 0,
     optimization: Optimization | None = None,
     checkpoints: Checkpointing | None = None,
     reporting: Reporting | None = None,
@@ -78,6 +80,9 @@ def fit(
     * ``run_name``: write a results JSON to ``runs_dir()/run_name/results.json``.
     * ``monitor``: ``"auc"``, ``"acc"`` (higher is better) or ``"loss"`` (lower is better) on
       the validation set; decides :attr:`History.best_epoch` and ``best.pdckpt``.
+    * ``recalibrate_bn``: before every validation, re-estimate the BatchNorm running
+      statistics over this many training batches (:func:`recalibrate_batchnorm`, taught in
+      05_resnet, §6); 0 keeps Paddle's moving averages.
     * ``optimization``, ``checkpoints``, ``reporting``: the option groups of
       :mod:`fundus_utils.engine.options` (optimizer, scheduler, clipping, AMP; checkpoint
       folder and resuming; results path, FLOPs input shape, VisualDL).
@@ -133,6 +138,8 @@ def fit(
             start = time.perf_counter()
             learning_rate = optimizer.get_lr()
             trained = train_one_epoch(run, train_batches, epoch)
+            if recalibrate_bn:
+                recalibrate_batchnorm(run.model, train_batches, recalibrate_bn)
             final_metrics = (
                 evaluate(run.model, valid_loader, amp=use_amp) if valid_loader is not None else None
             )
@@ -169,6 +176,7 @@ def fit(
             train_loader=train_loader,
             input_shape=input_shape,
             final_metrics=final_metrics,
+            model_name=report.model_name,
         )
     runtime.barrier()
     return history

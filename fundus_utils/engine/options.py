@@ -67,9 +67,12 @@ class Reporting:
 
     * ``results_path``: the results JSON (default ``runs_dir()/run_name/results.json``);
     * ``input_shape``: the input its FLOPs are counted at;
-    * ``log_dir``: VisualDL scalars, when ``visualdl`` is installed.
+    * ``log_dir``: VisualDL scalars, when ``visualdl`` is installed;
+    * ``model_name``: what was trained, for the results tables (e.g. ``SETTINGS.model_name``,
+      "VGG-16-BN, 1/4 width, fc 512"); default the run name.
     """
 
     results_path: str | os.PathLike | None = None
     input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE
     log_dir: str | os.PathLike | None = None
+    model_name: str | None = None

@@ -27,16 +27,14 @@ from .history import History
 
 __all__ = ["run_dir", "read_results", "load_results", "load_histories"]
 
-TABLE_COLUMNS = {  # results JSON key -> table column
+TABLE_COLUMNS = {  # results JSON key -> table column; the final epoch's numbers, never a "best"
     "architecture": "arch",
+    "model": "model",
     "parameters": "params",
     "flops": "flops",
     "image_size": "image_size",
     "epochs": "epochs",
     "seconds_per_epoch": "seconds_per_epoch",
-    "best_epoch": "best_epoch",
-    "best_valid_acc": "best_valid_acc",
-    "best_valid_auc": "best_valid_auc",
     "final_valid_acc": "final_valid_acc",
     "final_valid_auc": "final_valid_auc",
     "data_kind": "data_kind",
@@ -62,25 +60,37 @@ def read_results(root: str | Path | None = None) -> list[dict]:
     ]
 
 
+def _predicted_positive_share(confusion) -> float | None:
+    """Share of images predicted as class 1 in a 2 x 2 confusion matrix (rows: true labels)."""
+    if not confusion or len(confusion) != 2:
+        return None
+    matrix = np.asarray(confusion, dtype=float)
+    return float(matrix[:, 1].sum() / matrix.sum()) if matrix.sum() else None
+
+
 def load_results(root: str | Path | None = None) -> pd.DataFrame:
-    """One row per run: parameters, FLOPs, seconds/epoch, best/final validation metrics, data
-    kind, device.
+    """One row per run: parameters, FLOPs, seconds/epoch, the final epoch's validation metrics
+    (those of the model the run leaves behind and exports; no epoch is picked on validation),
+    data kind, device.
 
     Taught in 05_resnet, §5, and 07_compare, §1.
     """
     rows = []
     for result in read_results(root):
         row = {column: result.get(key) for key, column in TABLE_COLUMNS.items()}
-        best = result.get("best") or {}
-        row["best_valid_sensitivity"] = best.get("valid_sensitivity")
-        row["best_valid_specificity"] = best.get("valid_specificity")
-        row["classes"] = len((result.get("final_metrics") or {}).get("confusion") or []) or None
+        row["model"] = row["model"] or row["arch"]  # results written before the column existed
+        final = result.get("final_metrics") or {}
+        row["final_valid_sensitivity"] = final.get("sensitivity")
+        row["final_valid_specificity"] = final.get("specificity")
+        row["predicted_pm_share"] = _predicted_positive_share(final.get("confusion"))
+        row["classes"] = len(final.get("confusion") or []) or None
         row["processes"] = result.get("world_size")
         row["flops_image_size"] = (result.get("flops_input_shape") or [None])[-1]
         rows.append(row)
     columns = list(TABLE_COLUMNS.values()) + [
-        "best_valid_sensitivity",
-        "best_valid_specificity",
+        "final_valid_sensitivity",
+        "final_valid_specificity",
+        "predicted_pm_share",
         "classes",
         "processes",
         "flops_image_size",
@@ -141,11 +151,13 @@ def write_results(
     train_loader,
     input_shape,
     final_metrics: dict | None,
+    model_name: str | None = None,
 ) -> None:
     params, flops = _model_size(net, input_shape)
     image_shape = run.image_shape or list(input_shape[1:])
     results = {
         "architecture": run_name or type(net).__name__,
+        "model": model_name or run_name or type(net).__name__,
         "model_class": type(net).__name__,
         "parameters": params,
         "flops": flops,

@@ -40,10 +40,10 @@ __all__ = [
 
 COMPARISON_REQUIRED = ("arch", "params", "seconds_per_epoch")
 COMPARISON_METRICS = {
-    "best_valid_acc": "best validation accuracy",
-    "best_valid_auc": "best validation AUC",
+    "final_valid_acc": "validation accuracy (final epoch)",
+    "final_valid_auc": "validation AUC (final epoch)",
 }
-COMPARISON_MARKERS = {"best_valid_acc": "o", "best_valid_auc": "s"}
+COMPARISON_MARKERS = {"final_valid_acc": "o", "final_valid_auc": "s"}
 GRADCAM_CMAP = "jet"
 
 
@@ -114,7 +114,14 @@ def _plot_curves(ax, history: Any, keys: Sequence[str], title: str) -> None:
         ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes)
 
 
-def plot_history(history: Any) -> PngFigure:
+def _titled(fig: PngFigure, title: str | None) -> PngFigure:
+    """``title`` above the whole figure (e.g. which model, on which data: "… (sample data)")."""
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_history(history: Any, title: str | None = None) -> PngFigure:
     """Loss, accuracy and AUC per epoch, train vs validation (3 axes).
 
     Taught in 01_lenet, §5.
@@ -128,13 +135,14 @@ def plot_history(history: Any) -> PngFigure:
     _plot_curves(loss_ax, history, ("train_loss", "valid_loss"), "loss")
     _plot_curves(acc_ax, history, ("train_acc", "valid_acc"), "accuracy")
     _plot_curves(auc_ax, history, ("train_auc", "valid_auc"), "AUC")
-    return fig
+    return _titled(fig, title)
 
 
 def plot_histories(
     histories: Mapping[str, Any],
     keys: Sequence[str] = ("valid_acc", "valid_auc"),
     labels: Mapping[str, str] | None = None,
+    title: str | None = None,
 ) -> PngFigure:
     """Several runs' curves side by side: one axis per history key, one line per run.
 
@@ -161,10 +169,12 @@ def plot_histories(
         )
     if axes[0].lines:
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=8)
-    return fig
+    return _titled(fig, title)
 
 
-def plot_confusion(confusion: Any, class_names: Sequence[str] | None = CLASS_NAMES) -> PngFigure:
+def plot_confusion(
+    confusion: Any, class_names: Sequence[str] | None = CLASS_NAMES, title: str | None = None
+) -> PngFigure:
     """Confusion matrix heat map with counts; rows = true class, columns = predicted (K x K).
 
     Taught in 01_lenet, §5.
@@ -197,10 +207,10 @@ def plot_confusion(confusion: Any, class_names: Sequence[str] | None = CLASS_NAM
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("confusion matrix")
-    return fig
+    return _titled(fig, title)
 
 
-def plot_roc(probs: Any, labels: Any) -> PngFigure:
+def plot_roc(probs: Any, labels: Any, title: str | None = None) -> PngFigure:
     """ROC curve of PM probabilities against 0/1 labels, AUC in the legend (1 axes).
 
     Taught in 01_lenet, §5.
@@ -224,11 +234,12 @@ def plot_roc(probs: Any, labels: Any) -> PngFigure:
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.legend(loc="lower right")
-    return fig
+    return _titled(fig, title)
 
 
 def plot_gradcam(image: Any, cam: Any, title: str | None = None, alpha: float = 0.45) -> PngFigure:
-    """The image and the Grad-CAM map laid over it (2 axes); ``cam`` is resized if needed.
+    """The image and the Grad-CAM map laid over it, with a colorbar; ``cam`` is resized if
+    needed.
 
     Taught in 01_lenet, §6.7, and 04_googlenet, §5.
     """
@@ -242,8 +253,9 @@ def plot_gradcam(image: Any, cam: Any, title: str | None = None, alpha: float = 
     fig = new_figure(2 * CELL_INCHES + 1, CELL_INCHES + 0.4)
     image_ax, overlay_ax = fig.subplots(1, 2)
     show_panel(image_ax, picture, "image")
-    show_panel(overlay_ax, picture, "Grad-CAM")
-    overlay_ax.imshow(heat, cmap=GRADCAM_CMAP, alpha=alpha, vmin=0.0, vmax=1.0)
+    show_panel(overlay_ax, picture, "Grad-CAM" if heat.any() else "Grad-CAM: empty map")
+    shown = overlay_ax.imshow(heat, cmap=GRADCAM_CMAP, alpha=alpha, vmin=0.0, vmax=1.0)
+    fig.colorbar(shown, ax=overlay_ax, shrink=0.8, label="evidence for PM")
     if title:
         fig.suptitle(title)
     return fig
@@ -335,8 +347,8 @@ def plot_comparison(results_table: pd.DataFrame) -> PngFigure:
     Taught in 07_compare, §1.
 
     Expected columns: ``arch`` (label), ``params`` (parameter count),
-    ``seconds_per_epoch``, and at least one of ``best_valid_acc`` and
-    ``best_valid_auc``; both axes' x scales are logarithmic.
+    ``seconds_per_epoch``, and at least one of ``final_valid_acc`` and
+    ``final_valid_auc``; both axes' x scales are logarithmic.
     """
     missing = [column for column in COMPARISON_REQUIRED if column not in results_table.columns]
     metrics = [column for column in COMPARISON_METRICS if column in results_table.columns]

@@ -25,9 +25,29 @@ def test_run_mode_from_environment(monkeypatch):
 
 def test_run_settings_per_mode():
     quick, cpu, full = (run_settings("vgg16", m) for m in MODES)
-    assert (quick.image_size, cpu.image_size, full.image_size) == (64, 128, 224)
+    assert (quick.image_size, cpu.image_size, full.image_size) == (64, 96, 224)
     assert quick.epochs <= cpu.epochs <= full.epochs
-    assert (quick.sample, full.sample) == ("default", "full")
+    assert (quick.sample, cpu.sample, full.sample) == ("default", "cpu", "full")
     assert "1 epoch(s)" in quick.describe() and "64x64 px" in quick.describe()
+
+
+def test_quick_and_cpu_train_the_same_variant_full_the_real_network():
+    quick, cpu, full = (run_settings("vgg16", m) for m in MODES)
+    assert quick.model_name == cpu.model_name == "VGG-16-BN, 1/4 width, fc 512"
+    assert (
+        quick.model_options
+        == cpu.model_options
+        == {
+            "width": 0.25,
+            "batch_norm": True,
+            "hidden": 512,
+        }
+    )
+    assert (full.model_name, full.model_options) == ("VGG-16", {})
+    assert "trains VGG-16-BN, 1/4 width" in cpu.describe()
+    resnet = run_settings("resnet18", "cpu")
+    assert (resnet.model_name, resnet.model_options) == ("ResNet-18", {})
+    cpu.model_options["width"] = 1.0  # a copy: the table itself is not changed
+    assert run_settings("vgg16", "cpu").model_options["width"] == 0.25
     with pytest.raises(ValueError, match="arch: expected one of"):
         run_settings("transformer", "quick")

@@ -46,3 +46,29 @@ def test_binary_accuracy_thresholds_sigmoid_not_index_zero():
         np.mean((result["probs"] >= 0.5) == result["labels"])
     )
     assert result["accuracy"] != pytest.approx(np.mean(result["labels"] == 0))
+
+
+def test_evaluation_report_names_the_share_called_pm_and_the_probability_range():
+    from fundus_utils.engine.metrics import binary_metrics
+
+    probs = np.array([0.9, 0.8, 0.2, 0.6])
+    labels = np.array([1, 1, 0, 0])
+    result = {**binary_metrics(probs, labels), "probs": probs, "labels": labels}
+    report = fu.evaluation_report(result, title="Validation:")
+    assert report.splitlines() == [
+        "Validation:",
+        "  accuracy 0.7500   AUC 1.0000   sensitivity 1.0000   specificity 0.5000",
+        "  predicted PM for 75% of 4 images (PM labels: 50%); PM probabilities from 0.200 to 0.900",
+    ]
+
+
+def test_evaluation_report_of_five_classes_gives_recalls_and_the_majority_rate():
+    from fundus_utils.engine.metrics import multiclass_metrics
+
+    probs = np.eye(5)[[0, 1, 2, 3, 4, 0]] * 0.9 + 0.02
+    labels = np.array([0, 1, 2, 3, 4, 4])
+    result = {**multiclass_metrics(probs, labels), "probs": probs, "labels": labels}
+    lines = fu.evaluation_report(result).splitlines()
+    assert lines[0].startswith("  accuracy 0.8333") and "majority-class rate 0.3333" in lines[0]
+    assert lines[1] == "  recall per class: 0 1.00, 1 1.00, 2 1.00, 3 1.00, 4 0.50"
+    assert lines[2] == "  predicted per class: 2, 1, 1, 1, 1"

@@ -62,3 +62,25 @@ def test_without_validation_loader():
     history = quiet_fit(seeded_model(), loaders()[0], None, epochs=2)
     assert history.epochs == 2 and all(math.isnan(v) for v in history.valid_loss)
     assert history.best_epoch == 2
+
+
+def test_recalibrate_bn_runs_before_every_validation(monkeypatch):
+    calls = []
+    real = train.recalibrate_batchnorm
+
+    def spy(model, loader, batches):
+        calls.append((batches, model.training))
+        return real(model, loader, batches)
+
+    monkeypatch.setattr(train, "recalibrate_batchnorm", spy)
+    model = paddle.nn.Sequential(
+        paddle.nn.Conv2D(3, 4, 3), paddle.nn.BatchNorm2D(4), paddle.nn.ReLU(),
+        paddle.nn.AdaptiveAvgPool2D(1), paddle.nn.Flatten(), paddle.nn.Linear(4, 1),
+    )  # fmt: skip
+    history = quiet_fit(model, *loaders(), epochs=2, recalibrate_bn=3)
+    assert calls == [(3, True), (3, True)]  # after each epoch's training, before validation
+    assert history.epochs == 2 and not model.training
+    assert model[1]._momentum == pytest.approx(0.9)
+    calls.clear()
+    quiet_fit(model, *loaders(), epochs=1)
+    assert calls == []  # off by default

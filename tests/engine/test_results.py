@@ -67,19 +67,21 @@ def write_result(root, name, **fields):
     record = {
         "architecture": name,
         "parameters": 10,
-        "best": {"valid_sensitivity": 0.5},
+        "final_metrics": {"sensitivity": 0.5, "confusion": [[3, 1], [2, 4]]},
         "history": {"epochs": 1},
     }
     (folder / "results.json").write_text(json.dumps(record | fields))
 
 
 def test_load_results_makes_one_row_per_run(tmp_path):
-    write_result(tmp_path, "b_net", best_valid_auc=0.7, data_kind="sample")
-    write_result(tmp_path, "a_net", best_valid_auc=0.9, data_kind="real")
+    write_result(tmp_path, "b_net", final_valid_auc=0.7, data_kind="sample", model="B-Net, 1/4")
+    write_result(tmp_path, "a_net", final_valid_auc=0.9, data_kind="real", best_valid_auc=0.99)
     table = results_io.load_results(tmp_path)
     assert table["arch"].tolist() == ["a_net", "b_net"]
-    assert table["best_valid_auc"].tolist() == [0.9, 0.7] and table[
-        "best_valid_sensitivity"
-    ].tolist() == [0.5, 0.5]
+    assert table["model"].tolist() == ["a_net", "B-Net, 1/4"]  # the run name when not given
+    assert table["final_valid_auc"].tolist() == [0.9, 0.7]
+    assert table["final_valid_sensitivity"].tolist() == [0.5, 0.5]
+    assert table["predicted_pm_share"].tolist() == [0.5, 0.5]  # (1 + 4) of 10 called PM
+    assert not [c for c in table.columns if c.startswith("best")]  # nothing picked on validation
     assert set(results_io.load_histories(tmp_path)) == {"a_net", "b_net"}
     assert results_io.load_results(tmp_path / "none").empty

@@ -28,8 +28,8 @@ RESULTS = pd.DataFrame(
         "arch": ["alexnet", "resnet18", "vgg16"],
         "params": [57_007_937, 11_186_625, 134_264_641],
         "seconds_per_epoch": [85.0, 210.0, 1350.0],
-        "best_valid_acc": [0.92, 0.94, 0.95],
-        "best_valid_auc": [0.95, 0.97, 0.98],
+        "final_valid_acc": [0.92, 0.94, 0.95],
+        "final_valid_auc": [0.95, 0.97, 0.98],
     }
 )
 
@@ -58,7 +58,7 @@ FIGURES = {  # name -> (call, expected number of axes)
     "plot_roc": (lambda: plots.plot_roc(RNG.random(30), np.arange(30) % 2), 1),
     "plot_gradcam": (
         lambda: plots.plot_gradcam(to_chw_float(RGB), RNG.random((5, 5)), title="PM 0.87"),
-        2,
+        3,  # image, overlay, colorbar
     ),
     "plot_filters": (lambda: plots.plot_filters(RNG.normal(size=(12, 3, 5, 5))), 12),
     "plot_filters_grey": (lambda: plots.plot_filters(RNG.normal(size=(80, 6, 3, 3))), 64),
@@ -156,3 +156,14 @@ def test_plot_history_single_epoch_has_integer_ticks():
     )
     ticks = [t for t in fig.axes[0].get_xticks() if 0.5 <= t <= 1.5]
     assert ticks == [1.0]
+
+
+def test_figures_take_a_title_naming_model_and_data():
+    figures = [
+        plots.plot_history(HISTORY, title="LeNet (sample data)"),
+        plots.plot_confusion([[3, 1], [2, 4]], title="LeNet (sample data)"),
+        plots.plot_roc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1], title="LeNet (sample data)"),
+        plots.plot_histories({"a": HISTORY}, title="LeNet (sample data)"),
+    ]
+    assert [fig._suptitle.get_text() for fig in figures] == ["LeNet (sample data)"] * 4
+    assert plots.plot_history(HISTORY)._suptitle is None
