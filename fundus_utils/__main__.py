@@ -45,7 +45,8 @@ def _course(args: argparse.Namespace) -> int:
     from .course import DEFAULT_OUT, run_course
 
     mode = "quick" if args.quick else (args.budget or run_mode())
-    return run_course(mode, Path(args.out) if args.out else DEFAULT_OUT, jobs=args.jobs)
+    out = Path(args.out) if args.out else DEFAULT_OUT
+    return run_course(mode, out, jobs=args.jobs, seed=args.seed)
 
 
 def _clean(args: argparse.Namespace) -> int:
@@ -97,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs",
         type=int,
         help="lesson notebooks run at once (default: one per CPU core, up to 4; 1 on a GPU)",
+    )
+    c.add_argument(
+        "--seed",
+        type=int,
+        help="every notebook's SEED (default: the notebooks' own, 0); for spread over seeds",
     )
     c.set_defaults(run=_course)
     k = sub.add_parser(

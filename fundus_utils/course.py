@@ -118,7 +118,7 @@ def _stderr_to(log: Path) -> Iterator[None]:
             os.close(saved)
 
 
-def _execute(notebook: Path, out: Path) -> None:
+def _execute(notebook: Path, out: Path, parameters: dict | None = None) -> None:
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
@@ -128,6 +128,7 @@ def _execute(notebook: Path, out: Path) -> None:
         str(notebook),
         str(executed),
         cwd=str(notebook.parent),
+        parameters=parameters or {},
         progress_bar=False,
         log_output=False,
         request_save_on_cell_execute=False,
@@ -144,7 +145,9 @@ def _failure(notebook: Path, exc: Exception) -> str:
     return f"FAILED {notebook.name}{where}: {ename}: {evalue}"
 
 
-def _run_one(notebook: Path, out: Path, environ: dict[str, str]) -> tuple[float, str | None]:
+def _run_one(
+    notebook: Path, out: Path, environ: dict[str, str], parameters: dict | None = None
+) -> tuple[float, str | None]:
     """Execute one notebook (in a worker process); return (seconds, failure message or None)."""
     os.environ.update(environ)
     for noisy in (
@@ -156,7 +159,7 @@ def _run_one(notebook: Path, out: Path, environ: dict[str, str]) -> tuple[float,
     t0 = time.perf_counter()
     try:
         with _stderr_to(out / "logs" / f"{notebook.stem}.log"):
-            _execute(notebook, out)
+            _execute(notebook, out, parameters)
     except Exception as exc:  # papermill's PapermillExecutionError carries the cell's error
         return time.perf_counter() - t0, _failure(notebook, exc)
     return time.perf_counter() - t0, None
@@ -193,10 +196,15 @@ def _report_failure(notebook: Path, seconds: float, failure: str, out: Path, run
 
 
 def run_course(
-    mode: str, out: Path, notebooks: list[Path] | None = None, jobs: int | None = None
+    mode: str,
+    out: Path,
+    notebooks: list[Path] | None = None,
+    jobs: int | None = None,
+    seed: int | None = None,
 ) -> int:
     """Execute ``notebooks`` (default: all) in ``mode``, ``jobs`` at a time within a stage
-    (:func:`stages`); return a process exit code."""
+    (:func:`stages`); ``seed`` sets every notebook's ``SEED`` parameter (papermill). Return a
+    process exit code."""
     notebooks = notebooks or sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
     if not notebooks:
         print(f"No notebooks found in {NOTEBOOK_DIR}.")
@@ -210,6 +218,7 @@ def run_course(
         os.environ[ENV_BUDGET] = mode
     os.environ[ENV_RUNS] = str(out / "runs")  # kernels inherit these
     environ = {k: os.environ[k] for k in (ENV_QUICK, ENV_BUDGET, ENV_RUNS) if k in os.environ}
+    parameters = {} if seed is None else {"SEED": int(seed)}
     _announce(mode, notebooks, out, jobs)
     started = time.perf_counter()
     done = 0
@@ -225,7 +234,8 @@ def run_course(
             while waiting or running:
                 while waiting and len(running) < jobs:  # submit no more than can start now
                     notebook = waiting.pop(0)
-                    running[pool.submit(_run_one, notebook, out, environ)] = notebook
+                    job = pool.submit(_run_one, notebook, out, environ, parameters)
+                    running[job] = notebook
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     notebook = running.pop(future)

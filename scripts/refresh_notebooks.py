@@ -1,10 +1,14 @@
-"""Re-execute notebooks in quick mode and store their outputs, clean, for nbval to compare.
+"""Store notebook outputs, clean, for learners to read and for nbval to compare.
 
-    python scripts/refresh_notebooks.py notebooks/03_vgg.ipynb [...]   (default: every notebook)
+    python scripts/refresh_notebooks.py --from course_output [NB ...]   (the stored outputs)
+    python scripts/refresh_notebooks.py notebooks/03_vgg.ipynb [...]    (quick mode, for checks)
 
-Runs each notebook with nbclient in notebooks/ under FUNDUS_QUICK=1 (exactly as the
-README's test command does), then keeps only what is source (scripts/clean_notebooks.py): cell tags,
-sequential execution counts, outputs; no timings, widget state or machine-specific metadata.
+``--from DIR`` takes the executed copies of a course run (``bash scripts/course.sh``, the CPU
+budget on a machine without a GPU: what the stored outputs are), checks that each has the same
+cells as its source, and stores its outputs. Without it, each notebook is executed with nbclient
+in notebooks/ under FUNDUS_QUICK=1, exactly as the README's test command does. Either way only
+what is source is kept (scripts/clean_notebooks.py): cell tags, sequential execution counts,
+outputs; no timings, widget state, papermill or machine-specific metadata.
 """
 
 from __future__ import annotations
@@ -32,9 +36,35 @@ def refresh(path: Path) -> None:
     print(f"{path.name}: executed and stored in {time.perf_counter() - start:.0f} s", flush=True)
 
 
+def store_from(executed_dir: Path, path: Path) -> None:
+    """Copy the outputs of ``executed_dir/<name>`` into the source notebook ``path``."""
+    source = nbformat.read(path, as_version=4)
+    executed = nbformat.read(executed_dir / path.name, as_version=4)
+    executed.cells = [
+        c for c in executed.cells if "injected-parameters" not in c.metadata.get("tags", [])
+    ]
+    if [c.source for c in executed.cells] != [c.source for c in source.cells]:
+        raise SystemExit(
+            f"{executed_dir / path.name}: expected the cells of {path}, found other cells "
+            "(the notebook changed after that run; run the course again)"
+        )
+    for mine, theirs in zip(source.cells, executed.cells):
+        if mine.cell_type == "code":
+            mine.outputs, mine.execution_count = theirs.outputs, theirs.execution_count
+    path.write_text(nbformat.writes(clean(source)) + "\n", encoding="utf-8")
+    print(f"{path.name}: outputs stored from {executed_dir}", flush=True)
+
+
 def main(argv: list[str]) -> None:
-    os.environ["FUNDUS_QUICK"] = "1"
+    executed_dir = None
+    if argv[:1] == ["--from"]:
+        executed_dir, argv = Path(argv[1]), argv[2:]
     paths = [Path(p) for p in argv] or sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if executed_dir is not None:
+        for path in paths:
+            store_from(executed_dir, path.resolve())
+        return
+    os.environ["FUNDUS_QUICK"] = "1"
     for path in paths:
         refresh(path.resolve())
 

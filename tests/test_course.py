@@ -98,3 +98,20 @@ def test_estimate_follows_the_stages():
         table["00_data"] + max(table["01_lenet"], table["02_alexnet"]) + table["07_compare"]
     )
     assert estimate_minutes("full", paths) is None
+
+
+def test_seed_reaches_every_notebook_as_its_seed_parameter(tmp_path):
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("SEED = 0"), nbformat.v4.new_code_cell("print(SEED)")]
+    )
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = tmp_path / "00_seeded.ipynb"
+    nbformat.write(nb, path)
+    assert run_course("quick", tmp_path / "out", [path], seed=3) == 0
+    executed = nbformat.read(tmp_path / "out" / "00_seeded.ipynb", as_version=4)
+    assert executed.cells[-1].outputs[0]["text"].strip() == "3"

@@ -52,7 +52,7 @@ _RECIPES = {
     },
     "googlenet": {
         "quick": _Recipe(2, 16, 1e-3, 64),
-        "cpu": _Recipe(10, 32, 1e-3, 64),
+        "cpu": _Recipe(6, 32, 1e-3, 96),
         "full": _Recipe(20, 16, 1e-3, IMAGE_SIZE),
     },
     "resnet18": {
@@ -75,9 +75,10 @@ _RECIPES = {
 # (name, keyword arguments of the notebook's model builder). Full mode trains the real one, and
 # every notebook builds, walks and asserts the real architecture whatever the mode.
 _VARIANTS = {
-    "alexnet": ("AlexNet-BN", {"batch_norm": True}),
+    "alexnet": ("AlexNet-BN, fc 512", {"batch_norm": True, "hidden": 512}),
     "vgg16": ("VGG-16-BN, 1/4 width, fc 512", {"width": 0.25, "batch_norm": True, "hidden": 512}),
     "googlenet": ("GoogLeNet-BN", {"batch_norm": True}),
+    "convmixer": ("ConvMixer-128/8, patch 8", {"hidden": 128, "patch": 8}),
 }
 _NAMES = {
     "lenet": "LeNet (repaired)",
