@@ -39,14 +39,14 @@ MEASURED_MINUTES = {
         "07_compare": 0.3,
     },
     "cpu": {
-        "00_data": 0.2,
-        "01_lenet": 0.6,
-        "02_alexnet": 2.0,
-        "03_vgg": 4.8,
-        "04_googlenet": 0.9,
-        "05_resnet": 1.1,
-        "06_convmixer": 5.1,
-        "07_compare": 0.3,
+        "00_data": 0.8,
+        "01_lenet": 1.5,
+        "02_alexnet": 8.0,
+        "03_vgg": 5.0,
+        "04_googlenet": 4.5,
+        "05_resnet": 6.0,
+        "06_convmixer": 10.0,
+        "07_compare": 1.5,
     },
 }
 UNMEASURED_MINUTES = {"quick": 1.0, "cpu": 4.0}

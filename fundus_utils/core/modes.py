@@ -41,8 +41,8 @@ _RECIPES = {
         "full": _Recipe(20, 16, 1e-3, IMAGE_SIZE),
     },
     "alexnet": {
-        "quick": _Recipe(2, 16, 1e-4, 64),
-        "cpu": _Recipe(10, 32, 1e-4, 64),
+        "quick": _Recipe(2, 16, 3e-4, 64),
+        "cpu": _Recipe(20, 32, 3e-4, 64),
         "full": _Recipe(20, 16, 1e-4, IMAGE_SIZE),
     },
     "vgg16": {
@@ -67,7 +67,7 @@ _RECIPES = {
     },
     "convmixer": {
         "quick": _Recipe(2, 16, 1e-3, 64),
-        "cpu": _Recipe(12, 16, 1e-3, 96),
+        "cpu": _Recipe(20, 32, 1e-3, 96),
         "full": _Recipe(30, 16, 1e-3, IMAGE_SIZE),
     },
 }

@@ -108,7 +108,7 @@ def to_chw_float(rgb: np.ndarray) -> np.ndarray:
 def to_display_rgb(chw: np.ndarray) -> np.ndarray:
     """Invert :func:`to_chw_float` for plotting: CHW normalised -> HWC float in [0, 1].
 
-    Taught in 07_compare, §3.
+    Not used in the notebooks; the figures call it to show network inputs.
     """
     x = np.asarray(chw, np.float32).transpose(1, 2, 0)
     x = x * np.asarray(STD_RGB, np.float32) + np.asarray(MEAN_RGB, np.float32)

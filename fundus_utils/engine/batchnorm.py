@@ -34,7 +34,7 @@ def recalibrate_batchnorm(
     ``batches`` batches of ``loader`` (train mode, no gradients, weights unchanged); return
     the number of batches used. The model is left in eval mode.
 
-    Taught in 05_resnet, §6; 03_vgg and 06_convmixer call it after training.
+    Taught in 05_resnet, §6; 03_vgg, §6, applies it to a trained copy.
 
     Paddle updates ``running = momentum * running + (1 - momentum) * batch``; a momentum of
     ``k / (k + 1)`` on the k-th batch (k = 0, 1, …) makes that a cumulative average. Use a loader

@@ -73,7 +73,7 @@ def load_results(root: str | Path | None = None) -> pd.DataFrame:
     (those of the model the run leaves behind and exports; no epoch is picked on validation),
     data kind, device.
 
-    Taught in 05_resnet, §5, and 07_compare, §1.
+    Taught in 07_compare, §1.
     """
     rows = []
     for result in read_results(root):
@@ -101,7 +101,8 @@ def load_results(root: str | Path | None = None) -> pd.DataFrame:
 def load_histories(root: str | Path | None = None) -> dict[str, dict]:
     """``{architecture: history dict}`` of every run, for plotting curves side by side.
 
-    Taught in 05_resnet, §5.
+    Not used in the notebooks; ``fu.plot_histories`` draws what it returns (07_compare reads
+    the runs through :func:`load_results`).
     """
     return {r["architecture"]: r["history"] for r in read_results(root) if r.get("history")}
 

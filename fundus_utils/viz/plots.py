@@ -146,7 +146,7 @@ def plot_histories(
 ) -> PngFigure:
     """Several runs' curves side by side: one axis per history key, one line per run.
 
-    Taught in 05_resnet, §5.
+    Taught in 02_alexnet, §4 (with vs without augmentation), and 03_vgg, §6.
 
     ``histories``: ``{run name: History or history dict}`` (e.g. ``fu.load_histories()``);
     ``labels``: optional legend text per run name.
@@ -241,7 +241,7 @@ def plot_gradcam(image: Any, cam: Any, title: str | None = None, alpha: float = 
     """The image and the Grad-CAM map laid over it, with a colorbar; ``cam`` is resized if
     needed.
 
-    Taught in 01_lenet, §6.7, and 04_googlenet, §5.
+    Taught in 01_lenet, §5.
     """
     picture = displayable(image)
     heat = to_numpy(cam).astype(np.float32)
