@@ -5,7 +5,8 @@
 
 ``--from DIR`` takes the executed copies of a course run (``bash scripts/course.sh``, the CPU
 budget on a machine without a GPU: what the stored outputs are), checks that each has the same
-cells as its source, and stores its outputs. Without it, each notebook is executed with nbclient
+code cells as its source (markdown may have been edited since), and stores its outputs.
+Without it, each notebook is executed with nbclient
 in notebooks/ under FUNDUS_QUICK=1, exactly as the README's test command does. Either way only
 what is source is kept (scripts/clean_notebooks.py): cell tags, sequential execution counts,
 outputs; no timings, widget state, papermill or machine-specific metadata.
@@ -43,10 +44,14 @@ def store_from(executed_dir: Path, path: Path) -> None:
     executed.cells = [
         c for c in executed.cells if "injected-parameters" not in c.metadata.get("tags", [])
     ]
-    if [c.source for c in executed.cells] != [c.source for c in source.cells]:
+
+    def code(cells: list) -> list:
+        return [(c.cell_type, c.source if c.cell_type == "code" else "") for c in cells]
+
+    if code(executed.cells) != code(source.cells):  # prose may have been edited since the run
         raise SystemExit(
-            f"{executed_dir / path.name}: expected the cells of {path}, found other cells "
-            "(the notebook changed after that run; run the course again)"
+            f"{executed_dir / path.name}: expected the code cells of {path}, found others "
+            "(the code changed after that run; run the course again)"
         )
     for mine, theirs in zip(source.cells, executed.cells):
         if mine.cell_type == "code":
