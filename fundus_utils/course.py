@@ -210,6 +210,7 @@ def run_course(
         print(f"No notebooks found in {NOTEBOOK_DIR}.")
         return 1
     jobs = jobs or default_jobs(mode)
+    out = Path(out).resolve()  # the kernels run in notebooks/: a relative path would move there
     (out / "logs").mkdir(parents=True, exist_ok=True)
     os.environ.pop(ENV_QUICK, None)
     if mode == "quick":

@@ -132,3 +132,19 @@ def test_seed_reaches_every_notebook_as_its_seed_parameter(tmp_path):
     assert run_course("quick", tmp_path / "out", [path], seed=3) == 0
     executed = nbformat.read(tmp_path / "out" / "00_seeded.ipynb", as_version=4)
     assert executed.cells[-1].outputs[0]["text"].strip() == "3"
+
+
+def test_a_relative_output_folder_holds_the_runs_and_the_summary(tmp_path, monkeypatch, capsys):
+    (tmp_path / "src").mkdir()  # the kernel runs in the notebook's folder, not in ours
+    nb = notebook(
+        tmp_path / "src" / "00_write.ipynb",
+        "import json, os, pathlib\n"
+        "d = pathlib.Path(os.environ['FUNDUS_RUNS']) / 'tiny'\nd.mkdir(parents=True)\n"
+        "(d / 'results.json').write_text(json.dumps({'architecture': 'tiny', 'parameters': 7,"
+        " 'history': {}}))",
+    )
+    monkeypatch.chdir(tmp_path)
+    assert run_course("quick", Path("rel_out"), [nb]) == 0
+    assert (tmp_path / "rel_out" / "runs" / "tiny" / "results.json").is_file()
+    assert (tmp_path / "rel_out" / "results.csv").is_file()
+    assert "No training results were written" not in capsys.readouterr().out
