@@ -37,6 +37,8 @@ CELL_INCHES = 2.6  # width and height of one image panel
 
 
 DEFAULT_NCOLS = 4
+GRADCAM_CMAP = "jet"  # Grad-CAM overlays: one colour map and opacity for every figure
+GRADCAM_ALPHA = 0.45
 
 
 class PngFigure(Figure):

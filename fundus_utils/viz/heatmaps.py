@@ -13,12 +13,18 @@ from typing import Any
 import numpy as np
 
 from ..core.config import CLASS_NAMES
-from .figures import CELL_INCHES, PngFigure, displayable, new_figure, show_panel
+from .figures import (
+    CELL_INCHES,
+    GRADCAM_ALPHA,
+    GRADCAM_CMAP,
+    PngFigure,
+    displayable,
+    new_figure,
+    show_panel,
+)
 
 __all__ = ["plot_gradcam_grid", "empty_gradcam_maps"]
 
-GRADCAM_CMAP = "jet"
-OVERLAY_ALPHA = 0.45
 EMPTY_NOTE = "empty map: no evidence for PM here"
 
 
@@ -70,7 +76,7 @@ def plot_gradcam_grid(
             ax = axes[row, col]
             ax.imshow(displayable(image))
             shown = ax.imshow(
-                np.asarray(cam), cmap=GRADCAM_CMAP, alpha=OVERLAY_ALPHA, vmin=0.0, vmax=1.0
+                np.asarray(cam), cmap=GRADCAM_CMAP, alpha=GRADCAM_ALPHA, vmin=0.0, vmax=1.0
             )
             ax.set_axis_off()
             note = f"\n{EMPTY_NOTE}" if _is_empty(cam) else ""

@@ -16,6 +16,8 @@ from ..core.config import CLASS_NAMES
 from .figures import (
     CELL_INCHES,
     DEFAULT_NCOLS,
+    GRADCAM_ALPHA,
+    GRADCAM_CMAP,
     PngFigure,
     displayable,
     grid,
@@ -44,7 +46,6 @@ COMPARISON_METRICS = {
     "final_valid_auc": "validation AUC (final epoch)",
 }
 COMPARISON_MARKERS = {"final_valid_acc": "o", "final_valid_auc": "s"}
-GRADCAM_CMAP = "jet"
 
 
 def show_images(
@@ -237,7 +238,9 @@ def plot_roc(probs: Any, labels: Any, title: str | None = None) -> PngFigure:
     return _titled(fig, title)
 
 
-def plot_gradcam(image: Any, cam: Any, title: str | None = None, alpha: float = 0.45) -> PngFigure:
+def plot_gradcam(
+    image: Any, cam: Any, title: str | None = None, alpha: float = GRADCAM_ALPHA
+) -> PngFigure:
     """The image and the Grad-CAM map laid over it, with a colorbar; ``cam`` is resized if
     needed.
 
