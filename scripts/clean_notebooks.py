@@ -6,13 +6,15 @@
 Clean means: the notebook metadata of NOTEBOOK_METADATA and nothing else (no widget state, no
 machine-specific kernel names), cell metadata reduced to tags, execution counts 1, 2, 3, ... in
 order, no stored stderr (progress bars, machine paths; nbval never compares it), no widget
-outputs, nbformat 4.4, and the JSON layout nbformat writes. CI runs the check, as nbdev's does.
+outputs, nbformat 4.5 with a unique id on every cell (the Chinese edition's catalogues are keyed
+by it: scripts/i18n.py), and the JSON layout nbformat writes. CI runs the check, as nbdev's does.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import uuid
 from pathlib import Path
 
 import nbformat
@@ -36,12 +38,14 @@ def _is_noise(output: dict) -> bool:
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The canonical, clean form of ``nb`` (changed in place and returned)."""
     nb.metadata = nbformat.from_dict(NOTEBOOK_METADATA)
-    count = 0
+    count, ids = 0, set()
     for cell in nb.cells:
+        if not cell.get("id") or cell.id in ids:  # new in an editor without ids, or a copy
+            cell.id = uuid.uuid4().hex[:8]
+        ids.add(cell.id)
         cell.metadata = nbformat.from_dict(
             {k: v for k, v in cell.metadata.items() if k in KEEP_CELL_METADATA}
         )
-        cell.pop("id", None)
         if cell.cell_type != "code":
             cell.pop("outputs", None)
             cell.pop("execution_count", None)
@@ -53,7 +57,7 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         for output in cell.outputs:
             if "execution_count" in output:
                 output.execution_count = cell.execution_count
-    nb.nbformat, nb.nbformat_minor = 4, 4
+    nb.nbformat, nb.nbformat_minor = 4, 5
     return nb
 
 
@@ -81,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", type=Path, help="notebooks (default: all)")
     args = parser.parse_args(argv)
     dirty = []
-    for path in args.paths or notebooks():
+    for path in [p.resolve() for p in args.paths] or notebooks():
         old, new = path.read_text(encoding="utf-8"), canonical_text(path)
         if old == new:
             continue
