@@ -42,11 +42,12 @@ def _course(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .core.modes import run_mode
-    from .course import DEFAULT_OUT, run_course
+    from .course import DEFAULT_OUT, course_notebooks, run_course
 
     mode = "quick" if args.quick else (args.budget or run_mode())
     out = Path(args.out) if args.out else DEFAULT_OUT
-    return run_course(mode, out, jobs=args.jobs, seed=args.seed)
+    notebooks = course_notebooks(args.lang)
+    return run_course(mode, out, notebooks=notebooks, jobs=args.jobs, seed=args.seed)
 
 
 def _clean(args: argparse.Namespace) -> int:
@@ -90,8 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--budget",
         choices=("cpu", "full"),
-        help="cpu: few epochs on the sample set at 128 px "
+        help="cpu: a few epochs on the 400/400 sample set at 64-96 px "
         "(the default without a GPU); full: full epochs (the default with a GPU)",
+    )
+    c.add_argument(
+        "--lang",
+        choices=("en", "zh"),
+        default="en",
+        help="which edition to run: en (notebooks/) or zh, the Chinese one (notebooks/zh/)",
     )
     c.add_argument("--out", help="output folder (default: course_output/)")
     c.add_argument(

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fundus_utils.course import MEASURED_MINUTES, estimate_minutes, run_course, stages
+from fundus_utils.course import (
+    MEASURED_MINUTES,
+    NOTEBOOK_DIR,
+    course_notebooks,
+    estimate_minutes,
+    run_course,
+    stages,
+)
 
 import nbformat
 import pytest
@@ -148,3 +155,11 @@ def test_a_relative_output_folder_holds_the_runs_and_the_summary(tmp_path, monke
     assert (tmp_path / "rel_out" / "runs" / "tiny" / "results.json").is_file()
     assert (tmp_path / "rel_out" / "results.csv").is_file()
     assert "No training results were written" not in capsys.readouterr().out
+
+
+def test_each_edition_has_the_same_eight_notebooks():
+    english, chinese = course_notebooks("en"), course_notebooks("zh")
+    assert [nb.name for nb in english] == [nb.name for nb in chinese]
+    assert len(english) == 8 and {nb.parent for nb in chinese} == {NOTEBOOK_DIR / "zh"}
+    with pytest.raises(ValueError, match="lang: expected one of"):
+        course_notebooks("fr")
