@@ -8,6 +8,9 @@ since-changed weights, and eval mode can then call every image one class.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import paddle
 
 __all__ = ["batchnorm_layers", "recalibrate_batchnorm"]
@@ -63,3 +66,23 @@ def recalibrate_batchnorm(
             layer._momentum = momentum
         model.eval()
     return used
+
+
+@contextmanager
+def without_augmentation(loader: paddle.io.DataLoader) -> Iterator[paddle.io.DataLoader]:
+    """``loader`` with its dataset's ``transform`` (the course's augmentation) switched off.
+
+    Not used in the notebooks; fu.fit(recalibrate_bn=N) recalibrates on the training images as
+    they are, not on augmented versions whose colour and geometry the validation images never
+    have. Loaders with worker processes keep their copy of the dataset, so they are left as
+    they are.
+    """
+    dataset = getattr(loader, "dataset", None)
+    if getattr(loader, "num_workers", 0) or not hasattr(dataset, "transform"):
+        yield loader
+        return
+    saved, dataset.transform = dataset.transform, None
+    try:
+        yield loader
+    finally:
+        dataset.transform = saved

@@ -31,7 +31,7 @@ import paddle
 
 from ..core.atomic import write_file
 from . import runtime
-from .batchnorm import recalibrate_batchnorm
+from .batchnorm import recalibrate_batchnorm, without_augmentation
 from .checkpoints import checkpoint_path, resume_from, save_checkpoint
 from .distributed import distributed_train_loader
 from .epoch import (
@@ -81,8 +81,9 @@ def fit(
     * ``monitor``: ``"auc"``, ``"acc"`` (higher is better) or ``"loss"`` (lower is better) on
       the validation set; decides :attr:`History.best_epoch` and ``best.pdckpt``.
     * ``recalibrate_bn``: before every validation, re-estimate the BatchNorm running
-      statistics over this many training batches (:func:`recalibrate_batchnorm`, taught in
-      05_resnet, §6); 0 keeps Paddle's moving averages.
+      statistics over this many training batches, without augmentation
+      (:func:`recalibrate_batchnorm`, taught in 05_resnet, §6); 0 keeps Paddle's moving
+      averages.
     * ``optimization``, ``checkpoints``, ``reporting``: the option groups of
       :mod:`fundus_utils.engine.options` (optimizer, scheduler, clipping, AMP; checkpoint
       folder and resuming; results path, FLOPs input shape, VisualDL).
@@ -139,7 +140,8 @@ def fit(
             learning_rate = optimizer.get_lr()
             trained = train_one_epoch(run, train_batches, epoch)
             if recalibrate_bn:
-                recalibrate_batchnorm(run.model, train_batches, recalibrate_bn)
+                with without_augmentation(train_batches) as plain_batches:
+                    recalibrate_batchnorm(run.model, plain_batches, recalibrate_bn)
             final_metrics = (
                 evaluate(run.model, valid_loader, amp=use_amp) if valid_loader is not None else None
             )

@@ -84,3 +84,39 @@ def test_recalibrate_bn_runs_before_every_validation(monkeypatch):
     calls.clear()
     quiet_fit(model, *loaders(), epochs=1)
     assert calls == []  # off by default
+
+
+class Marked(paddle.io.Dataset):
+    """Images of 1.0; its transform (the 'augmentation') turns them into 5.0."""
+
+    def __init__(self):
+        self.transform = lambda image: image * 5.0
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        image = np.ones((3, 8, 8), dtype="float32")
+        label = np.int64(index % 2)
+        return (image if self.transform is None else self.transform(image)), label
+
+
+def test_recalibration_sees_the_training_images_without_augmentation(monkeypatch):
+    seen = []
+    real = train.recalibrate_batchnorm
+
+    def spy(model, loader, batches):
+        seen.extend(float(images.mean()) for images, _ in loader)
+        return real(model, loader, batches)
+
+    monkeypatch.setattr(train, "recalibrate_batchnorm", spy)
+    dataset = Marked()
+    loader = paddle.io.DataLoader(dataset, batch_size=4, shuffle=True)
+    model = paddle.nn.Sequential(
+        paddle.nn.BatchNorm2D(3), paddle.nn.AdaptiveAvgPool2D(1), paddle.nn.Flatten(),
+        paddle.nn.Linear(3, 1),
+    )  # fmt: skip
+    quiet_fit(model, loader, loader, epochs=1, recalibrate_bn=2)
+    assert seen == [1.0, 1.0]  # the plain images, not the augmented 5.0
+    assert dataset.transform is not None  # training keeps its augmentation
+    assert float(next(iter(loader))[0].mean()) == 5.0
