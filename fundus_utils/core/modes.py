@@ -67,7 +67,7 @@ _RECIPES = {
     },
     "convmixer": {
         "quick": _Recipe(2, 16, 1e-3, 64),
-        "cpu": _Recipe(20, 32, 1e-3, 96),
+        "cpu": _Recipe(40, 32, 1e-3, 96),
         "full": _Recipe(30, 16, 1e-3, IMAGE_SIZE),
     },
 }
@@ -78,7 +78,7 @@ _VARIANTS = {
     "alexnet": ("AlexNet-BN, fc 512", {"batch_norm": True, "hidden": 512}),
     "vgg16": ("VGG-16-BN, 1/4 width, fc 512", {"width": 0.25, "batch_norm": True, "hidden": 512}),
     "googlenet": ("GoogLeNet-BN", {"batch_norm": True}),
-    "convmixer": ("ConvMixer-128/8, patch 8", {"hidden": 128, "patch": 8}),
+    "convmixer": ("ConvMixer-128/4, patch 8", {"hidden": 128, "depth": 4, "patch": 8}),
 }
 _NAMES = {
     "lenet": "LeNet (repaired)",
