@@ -57,7 +57,7 @@ _RECIPES = {
     },
     "resnet18": {
         "quick": _Recipe(2, 16, 1e-3, 64),
-        "cpu": _Recipe(5, 32, 1e-3, 96),
+        "cpu": _Recipe(6, 32, 1e-3, 96),
         "full": _Recipe(20, 16, 1e-3, IMAGE_SIZE),
     },
     "resnet50": {
