@@ -41,13 +41,13 @@ MEASURED_MINUTES = {
     },
     "cpu": {  # bash scripts/course.sh from a fresh clone, two lessons at a time (issue 9's note)
         "00_data": 0.55,
-        "01_lenet": 0.9,
-        "02_alexnet": 7.25,
-        "03_vgg": 3.25,
+        "01_lenet": 0.97,
+        "02_alexnet": 9.13,
+        "03_vgg": 3.22,
         "04_googlenet": 3.5,
         "05_resnet": 6.3,
-        "06_convmixer": 11.15,
-        "07_compare": 0.25,
+        "06_convmixer": 11.63,
+        "07_compare": 0.28,
     },
 }
 UNMEASURED_MINUTES = {"quick": 1.0, "cpu": 4.0}
