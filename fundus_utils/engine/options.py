@@ -26,7 +26,8 @@ DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
 class Optimization:
     """How the weights are updated.
 
-    Not used in the notebooks; the ``optimization=`` option of fu.fit, suggested in 02_alexnet, §6.
+    Taught in 05_resnet, §4 (a cosine schedule); the ``optimization=`` option of fu.fit, also
+    used by 06_convmixer, §5.
 
     * ``optimizer``: default ``Adam(learning_rate=lr)``. With ``scheduler`` (a
       ``paddle.optimizer.lr.LRScheduler``) the default optimizer uses the scheduler as its
