@@ -45,8 +45,8 @@ MEASURED_MINUTES = {
         "02_alexnet": 9.13,
         "03_vgg": 3.22,
         "04_googlenet": 3.5,
-        "05_resnet": 6.3,
-        "06_convmixer": 11.63,
+        "05_resnet": 7.2,
+        "06_convmixer": 11.5,
         "07_compare": 0.28,
     },
 }
