@@ -171,7 +171,8 @@ def load_glossary(path: Path) -> list[tuple[str, str]]:
 
 def glossary_problems(english: str, chinese: str, glossary: list[tuple[str, str]]) -> list[str]:
     problems = []
-    prose = re.sub(r"`[^`]*`|\$[^$]*\$|\([^)]*://[^)]*\)", " ", english)  # code, maths, links
+    # not code, maths, link targets or HTML tags (<summary> is not the word "Summary")
+    prose = re.sub(r"`[^`]*`|\$[^$]*\$|\([^)]*://[^)]*\)|<[^>]+>", " ", english)
     for term, zh in glossary:
         if re.search(rf"\b{re.escape(term)}\b", prose, flags=re.IGNORECASE) and zh not in chinese:
             problems.append(f"uses {term!r} but the translation lacks {zh!r}")

@@ -125,6 +125,7 @@ def test_new_cell_glossary_miss_and_hand_edit_are_named(tiny_repo):
 def test_glossary_ignores_code_maths_and_links():
     glossary = [("optic disc", "视盘")]
     assert i18n.glossary_problems("`optic disc` and $optic disc$", "代码", glossary) == []
+    assert i18n.glossary_problems("<optic disc>", "代码", glossary) == []  # an HTML tag
     assert i18n.glossary_problems("the Optic Disc", "视盘", glossary) == []
     assert i18n.glossary_problems("the Optic Disc", "盘", glossary) == [
         "uses 'optic disc' but the translation lacks '视盘'"
