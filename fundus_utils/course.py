@@ -213,9 +213,9 @@ def run_course(
     """Execute ``notebooks`` (default: all of the English edition) in ``mode``, ``jobs`` at a
     time within a stage (:func:`stages`); ``seed`` sets every notebook's ``SEED`` parameter
     (papermill). Return a process exit code."""
-    notebooks = notebooks or course_notebooks()
+    notebooks = course_notebooks() if notebooks is None else notebooks
     if not notebooks:
-        print(f"No notebooks found in {NOTEBOOK_DIR}.")
+        print("No notebooks to run (for --lang zh: python scripts/i18n.py build writes them).")
         return 1
     jobs = jobs or default_jobs(mode)
     out = Path(out).resolve()  # the kernels run in notebooks/: a relative path would move there

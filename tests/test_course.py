@@ -163,3 +163,8 @@ def test_each_edition_has_the_same_eight_notebooks():
     assert len(english) == 8 and {nb.parent for nb in chinese} == {NOTEBOOK_DIR / "zh"}
     with pytest.raises(ValueError, match="lang: expected one of"):
         course_notebooks("fr")
+
+
+def test_an_empty_edition_is_an_error_not_the_english_one(tmp_path, capsys):
+    assert run_course("quick", tmp_path / "out", []) == 1
+    assert "No notebooks to run" in capsys.readouterr().out
