@@ -19,7 +19,6 @@ must use its Chinese rendering. Never edit ``notebooks/zh/`` by hand.
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
 import hashlib
 import re
@@ -110,12 +109,14 @@ def update_catalogue(notebook: Path) -> list[str]:
             entry = polib.POEntry(msgctxt=cell.id, msgid=text, msgstr="")
             changes.append(f"new: {notebook.name} cell {cell.id}")
         elif stored_hash(entry) != digest:
+            note = ""
             if entry.msgstr:
                 entry.previous_msgid = entry.msgid
                 if "fuzzy" not in entry.flags:
                     entry.flags.append("fuzzy")
+                note = " (marked fuzzy)"
             entry.msgid = text
-            changes.append(f"changed: {notebook.name} cell {cell.id} (marked fuzzy)")
+            changes.append(f"changed: {notebook.name} cell {cell.id}{note}")
         entry.comment = HASH_PREFIX + digest
         entries.append(entry)
     changes += [f"removed: {notebook.name} cell {cell_id}" for cell_id in by_id]
@@ -132,8 +133,7 @@ def translated(notebook: Path) -> nbformat.NotebookNode:
     nb = read_notebook(notebook)
     po = load_catalogue(catalogue_path(notebook))
     by_id = {entry.msgctxt: entry for entry in po}
-    out = copy.deepcopy(nb)
-    for index, cell in enumerate(out.cells):
+    for index, cell in enumerate(nb.cells):
         if cell.cell_type != "markdown":
             continue
         entry = by_id.get(cell.id)
@@ -142,7 +142,7 @@ def translated(notebook: Path) -> nbformat.NotebookNode:
             note = GENERATED_NOTE.format(name=notebook.name, stem=notebook.stem)
             text = f"{text}\n\n> {note}"
         cell.source = text
-    return out
+    return nb
 
 
 def generated_text(notebook: Path) -> str:
