@@ -156,7 +156,7 @@ def _distributed_main(out: Path) -> None:
         direct=direct.reshape(-1),
         dataset_labels=valid_loader.dataset.labels,
     )
-    (out / f"history_rank{rank}.json").write_text(json.dumps(history.to_dict()))
+    (out / f"history_rank{rank}.json").write_text(json.dumps(history.to_dict()), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def test_course_runs_notebooks_and_stops_at_the_failing_cell(tmp_path, capfd):
     assert "02_never" not in printed.split("FAILED")[1]
     assert (out / "html" / "00_ok.html").is_file() and not (out / "02_never.ipynb").exists()
     assert (
-        "kernel noise for the log" in (out / "logs" / "00_ok.log").read_text()
+        "kernel noise for the log" in (out / "logs" / "00_ok.log").read_text(encoding="utf-8")
         and "its log is" in printed
     )
     executed = nbformat.read(out / "00_ok.ipynb", as_version=4)
@@ -67,7 +67,7 @@ def test_course_summary_table_from_results(tmp_path, capsys):
     assert run_course("quick", tmp_path / "out", [nb]) == 0
     printed = capsys.readouterr().out
     assert "Results (from each run's results JSON" in printed and "tiny" in printed
-    table = (tmp_path / "out" / "results.csv").read_text()
+    table = (tmp_path / "out" / "results.csv").read_text(encoding="utf-8")
     assert table.splitlines()[1].startswith("tiny,tiny,7,")
 
 
@@ -105,7 +105,7 @@ def test_lessons_run_at_the_same_time_between_data_and_compare(tmp_path, capsys)
         ["07_compare"],
     ]
     assert run_course("quick", tmp_path / "out", paths, jobs=2) == 0
-    lines = order.read_text().splitlines()
+    lines = order.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "00" and lines[-1] == "07"
     assert sorted(lines[1:-1]) == ["01 met", "02 met"]
     printed = capsys.readouterr().out

@@ -39,7 +39,8 @@ def images(tmp_path):
     rng = np.random.default_rng(3)
     paths = []
     for name in ("a.jpg", "b.png"):
-        cv2.imwrite(str(tmp_path / name), (rng.random((90, 70, 3)) * 255).astype(np.uint8))
+        image = (rng.random((90, 70, 3)) * 255).astype(np.uint8)
+        cv2.imencode((tmp_path / name).suffix, image)[1].tofile(tmp_path / name)
         paths.append(str(tmp_path / name))
     (tmp_path / "truncated.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a whole jpeg")
     return {
@@ -61,7 +62,10 @@ def test_round_trip_matches_the_in_memory_model(tmp_path, images):
     model.train()
     out_dir = export_model(model, tmp_path / "export", image_size=SIZE)
     assert model.training and model[3].training  # modes restored
-    assert json.loads((out_dir / "fundus_model.json").read_text())["image_size"] == SIZE
+    assert (
+        json.loads((out_dir / "fundus_model.json").read_text(encoding="utf-8"))["image_size"]
+        == SIZE
+    )
     assert export_info(out_dir)["class_names"] == ["non-PM", "PM"]
     results = predict(out_dir, images["good"])
     assert [r["path"] for r in results] == images["good"]

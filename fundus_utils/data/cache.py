@@ -4,8 +4,13 @@ Decoding ~2000-pixel JPEGs is the slow part of training on this dataset. The
 first pass decodes each image once (at reduced resolution, in parallel) and
 stores the ``size`` x ``size`` RGB uint8 pixels of a whole split in one ``.npy``
 file; later epochs and later notebooks read that file through a memory map.
-The cache is keyed on the files (names, sizes, modification times) and the
-preprocessing parameters, so it is rebuilt whenever either changes.
+The cache is keyed on the files (names and sizes, not modification times: AI Studio mounts
+its datasets afresh, with new times, on every restart) and the preprocessing parameters, so it
+is rebuilt whenever either changes.
+
+On Windows a memory-mapped file cannot be replaced or deleted. A cache another kernel has
+mapped is never replaced (its name is its key, so a finished one is already right), and a stale
+one still mapped is left for a later build to remove.
 """
 
 from __future__ import annotations
@@ -13,12 +18,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from ..core.atomic import FileInUseError, discard, replace
+from ..core.hardware import usable_cpu_count
 from ..core.progress import progress as progress_bar
 from .images import load_rgb
 
@@ -28,8 +36,11 @@ CACHE_VERSION = 2  # bump when load_rgb's output changes for the same inputs
 
 
 def cache_key(paths: Sequence[Path], size: int) -> str:
-    """Hash of the preprocessing parameters and every file's name, size and modification time."""
-    stats = [(Path(p).name, s.st_size, s.st_mtime_ns) for p in paths for s in [os.stat(p)]]
+    """Hash of the preprocessing parameters and every file's name and size.
+
+    Not modification times: a dataset mounted again with fresh times is the same dataset.
+    """
+    stats = [(Path(p).name, os.stat(p).st_size) for p in paths]
     recipe = {
         "version": CACHE_VERSION,
         "size": size,
@@ -60,18 +71,20 @@ def cached_images(
 
     The first call decodes in parallel (threads: OpenCV releases the GIL) with a
     progress bar and writes the file through a temporary name, so an interrupted
-    build is never taken as a cache. Stale caches of the same split and size are removed.
+    build is never taken as a cache. Stale caches of the same split and size are removed (one
+    another kernel still has memory-mapped on Windows stays until a later build).
     """
     paths = [Path(p) for p in paths]
     target = cache_path(Path(cache_dir), split, paths, size)
     if not target.is_file():
-        _build(paths, size, target, progress, workers or os.cpu_count() or 1)
+        _build(paths, size, target, progress, workers or usable_cpu_count())
     return np.load(target, mmap_mode="r")
 
 
 def _build(paths: list[Path], size: int, target: Path, progress: bool, workers: int) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.partial-{os.getpid()}.npy")
+    # Unique per build: two builds of the same cache (two kernels, or two threads) never share it.
+    tmp = target.with_name(f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}.npy")
     array = np.lib.format.open_memmap(
         tmp, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3)
     )
@@ -91,13 +104,30 @@ def _build(paths: list[Path], size: int, target: Path, progress: bool, workers: 
         array.flush()
     except BaseException:
         del array  # close the memory map before removing its file
-        tmp.unlink(missing_ok=True)
+        discard(tmp)
         raise
     del array
-    os.replace(tmp, target)
+    _put_in_place(tmp, target)
     for stale in target.parent.glob(f"{split_name(target)}-rgb{size}-*.npy"):
         if stale != target:
-            stale.unlink(missing_ok=True)
+            discard(stale)  # a stale cache still memory-mapped elsewhere (Windows) stays for now
+
+
+def _put_in_place(tmp: Path, target: Path) -> None:
+    """Rename the finished ``tmp`` to ``target``, unless another kernel finished it first.
+
+    The name holds the key, so an existing ``target`` has the same content: it is kept (another
+    kernel may have it memory-mapped, which Windows would not let us replace) and ``tmp`` dropped.
+    """
+    if target.is_file():
+        discard(tmp)
+        return
+    try:
+        replace(tmp, target, "put the new image cache in place")
+    except FileInUseError:
+        if not target.is_file():
+            raise
+        discard(tmp)
 
 
 def split_name(target: Path) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import cv2
 
-from ..core.atomic import building_folder
+from ..core.atomic import building_folder, remove_tree, replace
 from ..core.config import (
     LABELS_CSV_NAME,
     NESTED_TRAIN_ZIP,
@@ -29,6 +28,7 @@ from ..core.config import (
     VALID_ZIP,
 )
 from ..core.errors import FundusDataError
+from ..core.hardware import usable_cpu_count
 from ..core.paths import default_workdir, display_path
 from ..core.progress import progress as progress_bar
 from .images import read_image_bytes
@@ -120,7 +120,7 @@ def ensure_sample_source(workdir: Path, size: str = "default", progress: bool = 
 
     folder = workdir / SAMPLE_FOLDERS[size]
     if not sample_is_current(folder):
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_tree(folder)  # whole or not at all (a zip still open on Windows: a clear error)
         print(
             f"Generating the sample set in {display_path(folder)} (once) …",
             file=sys.stderr,
@@ -136,7 +136,7 @@ def sample_is_current(folder: Path) -> bool:
     from ..samples.pm import GENERATOR_VERSION
 
     try:
-        marker = json.loads((folder / SAMPLE_MARKER).read_text())
+        marker = json.loads((folder / SAMPLE_MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return str(marker.get("generator_version")) == str(GENERATOR_VERSION)
@@ -182,11 +182,14 @@ def _unpack_zips(source: Source, into: Path) -> tuple[Path, Path, Path]:
             f"{source.path / VALID_GT_ZIP}: expected {VALID_GT_DIR_NAME}/"
             "PM_Label_and_Fovea_Location.xlsx inside, found none"
         )
-    # Keep only what the course reads, under the canonical names.
-    train = Path(shutil.move(train, into / TRAIN_DIR_NAME))
-    valid = Path(shutil.move(valid, into / VALID_DIR_NAME))
+    # Keep only what the course reads, under the canonical names (renames inside ``into``;
+    # retried while an antivirus on Windows still scans the files just extracted).
+    replace(train, into / TRAIN_DIR_NAME, "move it into place", name=train)
+    replace(valid, into / VALID_DIR_NAME, "move it into place", name=valid)
     (into / VALID_GT_DIR_NAME).mkdir()
-    xlsx = Path(shutil.move(xlsx, into / VALID_GT_DIR_NAME / xlsx.name))
+    replace(xlsx, into / VALID_GT_DIR_NAME / xlsx.name, "move it into place", name=xlsx)
+    train, valid = into / TRAIN_DIR_NAME, into / VALID_DIR_NAME
+    xlsx = into / VALID_GT_DIR_NAME / xlsx.name
     for scratch in ("_training", "_training_inner", "_validation", "_valid_gt"):
         shutil.rmtree(into / scratch, ignore_errors=True)
     return train, valid, xlsx
@@ -209,7 +212,7 @@ def _why_unreadable(path: Path) -> str | None:
 
 def find_unreadable(paths: list[Path], progress: bool = True) -> list[dict]:
     """Decode every image once (in parallel, at 1/8 size); list the unreadable ones, and why."""
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=usable_cpu_count()) as pool:
         reasons = list(
             progress_bar(
                 pool.map(_why_unreadable, paths),
@@ -227,7 +230,9 @@ def find_unreadable(paths: list[Path], progress: bool = True) -> list[dict]:
 
 def _load_prepared(root: Path) -> PreparedData | None:
     try:
-        return PreparedData.from_json(json.loads((root / PREPARED_MARKER).read_text()))
+        return PreparedData.from_json(
+            json.loads((root / PREPARED_MARKER).read_text(encoding="utf-8"))
+        )
     except (OSError, ValueError, TypeError):
         return None
 
@@ -271,7 +276,8 @@ def _build(source: Source, root: Path, progress: bool) -> PreparedData:
             found_by=source.found_by,
             prepared_at=time.strftime("%Y-%m-%d %H:%M:%S"),
         )
-        (tmp / PREPARED_MARKER).write_text(json.dumps(marker, indent=1))  # written last, inside tmp
+        # Written last, inside tmp; json.dumps escapes non-ASCII paths, UTF-8 names it anyway.
+        (tmp / PREPARED_MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
     return prepared
 
 

@@ -48,15 +48,39 @@ class Source:
         return "sample" if self.is_sample else "real"
 
     def fingerprint(self) -> str:
-        """Changes whenever a file of the source changes (names, sizes, modification times)."""
+        """Changes whenever a file of the source is added, removed, renamed or resized.
+
+        Built from names and sizes (for the zips also every entry's name, size and CRC from
+        the zip's directory), never from modification times: AI Studio mounts its datasets
+        afresh on every restart, with new times, and a changed fingerprint unpacks everything
+        again.
+        """
         if self.layout == "zips":
             files = [self.path / z for z in SOURCE_ZIPS]
         else:
             files = [self.xlsx] + sorted(
                 p for d in (self.train_dir, self.valid_dir) for p in d.iterdir()
             )
-        stats = [(str(f), s.st_size, s.st_mtime_ns) for f in files for s in [f.stat()]]
+        stats = [(self._name(f), f.stat().st_size, _zip_directory(f)) for f in files]
         return hashlib.sha1(json.dumps([self.layout, stats]).encode()).hexdigest()
+
+    def _name(self, file: Path) -> str:
+        try:
+            return file.relative_to(self.path).as_posix()
+        except ValueError:
+            return str(file)
+
+
+def _zip_directory(file: Path) -> list[tuple[str, int, int]]:
+    """Name, size and CRC of every entry of a zip (read from its directory: no decompression);
+    empty for any other file, or a zip too damaged to read (unpacking then says what is wrong)."""
+    if file.suffix.lower() != ".zip":
+        return []
+    try:
+        with zipfile.ZipFile(file) as archive:
+            return [(i.filename, i.file_size, i.CRC) for i in archive.infolist()]
+    except (OSError, zipfile.BadZipFile):
+        return []
 
 
 def generated_folders() -> set[Path]:

@@ -31,7 +31,7 @@ from typing import Iterable
 import numpy as np
 from tqdm import tqdm
 
-from ..core.atomic import building_folder
+from ..core.atomic import building_folder, retry_in_use
 from ..core.config import (
     CLASS_PREFIXES,
     LABEL_COLUMNS,
@@ -284,7 +284,8 @@ def _write_training(tmp: Path, plan: SamplePlan, marker: bytes, bar: tqdm) -> No
             kept[n].disc_mask()
         )
     write_zip(tmp / TRAIN_ZIP, entries)
-    nested.unlink()
+    # Retried while an antivirus on Windows still scans the zip just written.
+    retry_in_use(nested.unlink, nested, "remove it")
 
 
 def _write_validation(tmp: Path, plan: SamplePlan, bar: tqdm) -> None:

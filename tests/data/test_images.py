@@ -16,7 +16,7 @@ def test_load_rgb_is_rgb_and_area_resized(tmp_path):
 
     bgr = np.zeros((400, 420, 3), np.uint8)
     bgr[..., 2] = 255  # pure red in OpenCV's BGR order
-    cv2.imwrite(str(tmp_path / "red.png"), bgr)
+    cv2.imencode(".png", bgr)[1].tofile(tmp_path / "red.png")  # cv2.imwrite fails on non-ASCII
     rgb = load_rgb(tmp_path / "red.png", 50)
     assert rgb.shape == (50, 50, 3) and rgb.dtype == np.uint8
     assert rgb[..., 0].min() == 255 and rgb[..., 1:].max() == 0

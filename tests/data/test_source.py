@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import zipfile
+
 from fundus_utils.core.config import ENV_DATA
 from fundus_utils.core.errors import FundusDataError
 from fundus_utils.data import labels as labels_mod
@@ -13,7 +16,7 @@ import pytest
 
 def test_folder_without_the_dataset_says_what_was_looked_for(tmp_path):
     (tmp_path / "empty").mkdir()
-    (tmp_path / "empty" / "notes.txt").write_text("nothing here")
+    (tmp_path / "empty" / "notes.txt").write_text("nothing here", encoding="utf-8")
     with pytest.raises(FundusDataError) as err:
         prepare_data(tmp_path / "empty", tmp_path / "w", progress=False, verbose=False)
     message = str(err.value)
@@ -76,3 +79,42 @@ def test_the_course_own_work_folders_are_never_taken_as_a_source(tmp_path, monke
         "FUNDUS_WORKDIR", str(tmp_path / "elsewhere")
     )  # work folder outside the repo
     assert prepared_sample.is_dir() and find_source() is None
+
+
+def _touch_everything(folder, seconds: int) -> None:
+    for path in folder.rglob("*"):
+        os.utime(path, ns=(seconds * 10**9, seconds * 10**9))
+
+
+def test_fingerprint_follows_names_and_sizes_not_modification_times(tmp_path, spec):
+    zips = inspect_source(spec.write_zips(tmp_path / "zips"))
+    folders = inspect_source(spec.write_folders(tmp_path / "folders"))
+    before = {source.layout: source.fingerprint() for source in (zips, folders)}
+    _touch_everything(tmp_path, 10**6)  # as AI Studio's mount after a restart: fresh times
+    assert {source.layout: source.fingerprint() for source in (zips, folders)} == before
+
+    image = folders.train_dir / "N0001.jpg"
+    image.write_bytes(image.read_bytes() + b"\0")  # one byte more
+    assert folders.fingerprint() != before["folders"]
+    image.write_bytes(image.read_bytes()[:-1])
+    assert folders.fingerprint() == before["folders"]
+    image.rename(image.with_name("N0099.jpg"))
+    assert folders.fingerprint() != before["folders"]
+
+    with zipfile.ZipFile(zips.path / "validation.zip", "a") as archive:
+        archive.writestr("PALM-Validation400/V0099.jpg", b"more")
+    assert zips.fingerprint() != before["zips"]
+
+
+def test_a_zip_rewritten_at_the_same_size_still_changes_the_fingerprint(tmp_path, spec):
+    source = inspect_source(spec.write_zips(tmp_path / "zips"))
+    archive = source.path / "valid_gt.zip"
+
+    def rewrite(fill: bytes) -> None:  # stored, not compressed: the same size for either fill
+        with zipfile.ZipFile(archive, "w") as zf:
+            zf.writestr("PALM-Validation-GT/PM_Label_and_Fovea_Location.xlsx", fill * 64)
+
+    rewrite(b"a")
+    size, before = archive.stat().st_size, source.fingerprint()
+    rewrite(b"b")
+    assert archive.stat().st_size == size and source.fingerprint() != before  # the CRC tells

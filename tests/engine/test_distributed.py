@@ -32,7 +32,7 @@ def _launch_two_ranks(out: Path) -> subprocess.CompletedProcess:
 
 def _logs(out: Path) -> str:
     return "\n".join(
-        f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+        f"--- {p.name}\n{p.read_text(encoding='utf-8', errors='replace')[-3000:]}"
         for p in sorted((out / "logs").glob("workerlog.*"))
     )
 
@@ -52,11 +52,14 @@ def test_two_process_data_parallel_run(tmp_path):
     # Only rank 0 wrote results and checkpoints.
     assert (out / "results_rank0.json").is_file() and not (out / "results_rank1.json").exists()
     assert (out / "ckpt_rank0" / "last.pdckpt").is_file() and not (out / "ckpt_rank1").exists()
-    results = json.loads((out / "results_rank0.json").read_text())
+    results = json.loads((out / "results_rank0.json").read_text(encoding="utf-8"))
     assert results["world_size"] == 2 and results["epochs"] == 3
 
     # Only rank 0 printed the per-epoch summary.
-    log0, log1 = ((out / "logs" / f"workerlog.{r}").read_text(errors="replace") for r in (0, 1))
+    log0, log1 = (
+        (out / "logs" / f"workerlog.{r}").read_text(encoding="utf-8", errors="replace")
+        for r in (0, 1)
+    )
     assert log0.count("train loss") == 3 and "train loss" not in log1
 
     # Evaluation gathered the whole validation set (37 samples: unequal shards of 19 and 18)
@@ -67,7 +70,9 @@ def test_two_process_data_parallel_run(tmp_path):
     np.testing.assert_allclose(eval0["probs"], eval0["direct"], rtol=1e-5, atol=1e-6)
 
     # Training metrics were summed over both ranks, so the histories agree.
-    history0, history1 = (json.loads((out / f"history_rank{r}.json").read_text()) for r in (0, 1))
+    history0, history1 = (
+        json.loads((out / f"history_rank{r}.json").read_text(encoding="utf-8")) for r in (0, 1)
+    )
     for name in history0:
         if name not in TIMING:
             assert history0[name] == history1[name], name

@@ -28,7 +28,8 @@ def test_results_json_has_the_fields(tmp_path):
     path = fu.runs_dir() / "tiny-cnn" / "results.json"
     assert str(path).startswith(str(tmp_path))  # conftest points FUNDUS_RUNS into tmp_path
     results = json.loads(
-        path.read_text(), parse_constant=lambda name: pytest.fail(f"non-JSON {name}")
+        path.read_text(encoding="utf-8"),
+        parse_constant=lambda name: pytest.fail(f"non-JSON {name}"),
     )
     assert results["architecture"] == "tiny-cnn" and results["model_class"] == "TinyCNN"
     assert results["parameters"] == sum(int(np.prod(p.shape)) for p in model.parameters())
@@ -56,7 +57,7 @@ def test_results_path_overrides_run_name(tmp_path):
         run_name="x",
         reporting=fu.Reporting(results_path=target),
     )
-    assert json.loads(target.read_text())["architecture"] == "x"
+    assert json.loads(target.read_text(encoding="utf-8"))["architecture"] == "x"
     assert not (fu.runs_dir() / "x").exists()
     assert not list(target.parent.glob(".*"))  # no temporary file left behind
 
@@ -70,7 +71,7 @@ def write_result(root, name, **fields):
         "final_metrics": {"sensitivity": 0.5, "confusion": [[3, 1], [2, 4]]},
         "history": {"epochs": 1},
     }
-    (folder / "results.json").write_text(json.dumps(record | fields))
+    (folder / "results.json").write_text(json.dumps(record | fields), encoding="utf-8")
 
 
 def test_load_results_makes_one_row_per_run(tmp_path):
