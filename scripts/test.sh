@@ -5,8 +5,9 @@
 # Extra arguments go to pytest, e.g.  bash scripts/test.sh -x -k labels
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$REPO/scripts/setup.sh"
-PY="${FUNDUS_VENV:-$REPO/.venv}/bin/python"
+# setup.py says what it does on stderr and prints the environment's interpreter on stdout
+PY="$(bash "$REPO/scripts/setup.sh" --print-python)"
+if [ "${FUNDUS_SETUP_DRY_RUN:-}" = 1 ]; then exit 0; fi
 "$PY" -m pip install -q -r "$REPO/requirements-test.txt"
 bash "$REPO/scripts/lint.sh"
 export FUNDUS_QUICK=1

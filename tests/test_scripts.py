@@ -1,4 +1,7 @@
-"""The maintainer scripts: the clean-notebook check, and setup.sh's choice of Paddle wheel."""
+"""The maintainer scripts: the clean-notebook check, and setup.sh's choice of Paddle wheel.
+
+The rest of the set-up (scripts/setup.py, which setup.sh runs) is tested in test_setup.py.
+"""
 
 from __future__ import annotations
 
@@ -54,14 +57,15 @@ def test_committed_notebooks_are_clean():
 
 
 def _dry_run(tmp_path: Path, cuda: str | None) -> str:
-    """setup.sh's dry run in a fresh venv, with a stand-in nvidia-smi reporting ``cuda``."""
+    """setup.sh's dry run (which creates no venv), with a stand-in nvidia-smi reporting ``cuda``."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     if cuda is not None:
         smi = bin_dir / "nvidia-smi"
         smi.write_text(
             "#!/bin/sh\n"
-            f"echo '| NVIDIA-SMI 550.54  Driver Version: 550.54  CUDA Version: {cuda} |'\n"
+            f"echo '| NVIDIA-SMI 550.54  Driver Version: 550.54  CUDA Version: {cuda} |'\n",
+            encoding="utf-8",
         )
         smi.chmod(0o755)
     path = os.pathsep.join(
@@ -83,6 +87,7 @@ def _dry_run(tmp_path: Path, cuda: str | None) -> str:
         text=True,
         check=True,
     )
+    assert not (tmp_path / "venv").exists()
     return done.stdout
 
 
