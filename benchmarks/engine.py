@@ -20,6 +20,7 @@ The last line printed is JSON: {"bare_s", "fit_s", "ratio", "bare_cpu_s", "fit_c
 
     python benchmarks/engine.py [--model resnet18|small] [--images 128] [--size 64]
                                 [--batch 32] [--rounds 6]
+    python benchmarks/engine.py --smoke    # a few seconds: the small CNN, one step, one round
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def small_cnn() -> paddle.nn.Layer:
 
 
 MODELS = {"resnet18": lambda: paddle.vision.models.resnet18(num_classes=1), "small": small_cnn}
+# --smoke: the same code path on tiny sizes (one batch = one step per epoch, one round), so that
+# a moved name fails a test, not a benchmark nobody runs. Its numbers say nothing about speed.
+SMOKE = {"model": "small", "images": 4, "size": 32, "batch": 4, "rounds": 1}
 
 
 def make_loader(n: int, size: int, batch_size: int) -> paddle.io.DataLoader:
@@ -105,14 +109,23 @@ def fit_epoch(model: paddle.nn.Layer, loader: paddle.io.DataLoader) -> None:
     train.fit(model, loader, None, epochs=1, lr=1e-3)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=128)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--model", choices=sorted(MODELS), default="resnet18")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny sizes, one step, one round: the code path only"
+    )
+    args = parser.parse_args(argv)
+    if args.smoke:
+        for name, value in SMOKE.items():
+            setattr(args, name, value)
+    for name in ("images", "size", "batch", "rounds"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name}: expected >= 1, found {getattr(args, name)}")
 
     runtime.set_seed(0)
     device = runtime.pick_device()
@@ -138,6 +151,11 @@ def main() -> None:
             f"CPU s: {[round(t[1], 3) for t in times[name]]}"
         )
     print(
+        f"fit epoch {wall['fit'] / wall['bare']:.2f}x the bare loop (wall), "
+        f"{cpu['fit'] / cpu['bare']:.2f}x (CPU); medians of {args.rounds} round(s)"
+        + (" [smoke: tiny sizes, not a measurement]" if args.smoke else "")
+    )
+    print(
         json.dumps(
             {
                 "bare_s": round(wall["bare"], 4),
@@ -153,10 +171,12 @@ def main() -> None:
                 "batch": args.batch,
                 "device": device,
                 "paddle": paddle.__version__,
+                "smoke": args.smoke,
             }
         )
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
