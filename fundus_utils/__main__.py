@@ -1,4 +1,4 @@
-"""Command line: ``python -m fundus_utils prepare|sample|predict …``."""
+"""Command line: ``python -m fundus_utils prepare|sample|course|check|clean|predict …``."""
 
 from __future__ import annotations
 
@@ -48,6 +48,12 @@ def _course(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else DEFAULT_OUT
     notebooks = course_notebooks(args.lang)
     return run_course(mode, out, notebooks=notebooks, jobs=args.jobs, seed=args.seed)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check import run_check
+
+    return run_check(steps=args.steps)
 
 
 def _clean(args: argparse.Namespace) -> int:
@@ -112,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="every notebook's SEED (default: the notebooks' own, 0); for spread over seeds",
     )
     c.set_defaults(run=_course)
+    h = sub.add_parser(
+        "check",
+        help="before class: mode and why, Paddle and device, GPU memory per notebook, data, "
+        "estimated time; on a GPU one training step of every full-mode network",
+    )
+    h.add_argument(
+        "--steps", action="store_true", help="measure the training steps on the CPU too (slow)"
+    )
+    h.set_defaults(run=_check)
     k = sub.add_parser(
         "clean", help="remove each run's exported model and checkpoints (results are kept)"
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .core.config import ENV_BUDGET, ENV_QUICK, ENV_RUNS
+from .core.hardware import usable_cpu_count
 from .core.paths import REPO_DIR
 
 __all__: list[str] = []  # internal: nothing here is part of the flat API (fu.<name>)
@@ -184,7 +185,7 @@ def default_jobs(mode: str) -> int:
     one thread per process (``OMP_NUM_THREADS=1`` unless set); one at a time on a GPU."""
     if mode == "full":
         return 1
-    return max(1, min(os.cpu_count() or 1, MAX_JOBS))
+    return max(1, min(usable_cpu_count(), MAX_JOBS))
 
 
 def _report_failure(notebook: Path, seconds: float, failure: str, out: Path, running: dict) -> int:

@@ -46,6 +46,7 @@ ENV_WORKDIR = "FUNDUS_WORKDIR"  # where unpacked data and caches go
 ENV_QUICK = "FUNDUS_QUICK"  # "1": quick mode (CI, the README's test command)
 ENV_BUDGET = "FUNDUS_BUDGET"  # "cpu" | "full": the course command's budget
 ENV_RUNS = "FUNDUS_RUNS"  # where each run's checkpoints and results JSON go
+ENV_PROGRESS = "FUNDUS_PROGRESS"  # "text": plain progress bars, never notebook widgets
 
 # --- preprocessing ----------------------------------------------------------
 IMAGE_SIZE = 224

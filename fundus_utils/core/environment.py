@@ -10,12 +10,13 @@ restart) plus the ``sys.path`` line, elsewhere ``pip install`` into the running 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
 from .config import AISTUDIO_WORK_ROOT
 
-__all__ = ["check_environment", "MissingModules"]
+__all__ = ["check_environment", "MissingModules", "subprocess_env"]
 
 # module -> the distribution that provides it (what pip installs)
 REQUIRED_MODULES = {
@@ -76,3 +77,18 @@ def check_environment(*, aistudio: bool | None = None) -> None:
             + "\nthen run this cell again."
         )
     print(f"Environment: all {len(REQUIRED_MODULES)} modules the course needs are installed.")
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for a Python child process (a command line, a launcher): this kernel's
+    variables, with PYTHONPATH extended (never replaced) by the package's folder and every folder
+    on this kernel's ``sys.path``, so that what the kernel imports, the child imports too (on AI
+    Studio ``/home/aistudio/external-libraries``, which is on ``sys.path`` but not on PYTHONPATH).
+
+    Taught in 07_compare, §4 and §5.
+    """
+    package_root = str(Path(__file__).resolve().parents[2])
+    existing = os.environ.get("PYTHONPATH", "")
+    folders = [package_root, *existing.split(os.pathsep), *(p for p in sys.path if p)]
+    unique = list(dict.fromkeys(f for f in folders if f))
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(unique), **extra}

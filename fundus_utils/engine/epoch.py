@@ -12,6 +12,7 @@ import numpy as np
 import paddle
 
 from ..core.progress import progress
+from . import runtime
 from .distributed import loader_length, sum_over_processes
 from .heads import Head, split_outputs, training_loss
 
@@ -51,14 +52,26 @@ def seed_epoch(base_seed: int, epoch: int, loader) -> None:
         loader.batch_sampler.set_epoch(seed)
 
 
-def build_optimizer(net, optimizer, lr: float, scheduler, grad_clip):
-    """Adam(lr or scheduler) unless an optimizer is given; checks the scheduler/clip wiring."""
+def build_optimizer(
+    net, optimizer, lr: float, scheduler, grad_clip, momentum=None, weight_decay=None
+):
+    """Adam (or Momentum SGD when ``momentum`` is given) at lr or the scheduler, unless an
+    optimizer is given; checks the scheduler/clip wiring."""
     clip = paddle.nn.ClipGradByGlobalNorm(float(grad_clip)) if grad_clip is not None else None
     if optimizer is None:
-        return paddle.optimizer.Adam(
-            learning_rate=scheduler if scheduler is not None else lr,
-            parameters=net.parameters(),
-            grad_clip=clip,
+        common = {
+            "learning_rate": scheduler if scheduler is not None else lr,
+            "parameters": net.parameters(),
+            "grad_clip": clip,
+            "weight_decay": weight_decay,
+        }
+        if momentum is not None:
+            return paddle.optimizer.Momentum(momentum=float(momentum), **common)
+        return paddle.optimizer.Adam(**common)
+    if momentum is not None or weight_decay is not None:
+        raise ValueError(
+            "fit(momentum=/weight_decay=...) with your own optimizer: give them to the "
+            "optimizer you built instead"
         )
     if scheduler is not None and getattr(optimizer, "_learning_rate", None) is not scheduler:
         raise ValueError(
@@ -74,15 +87,27 @@ def build_optimizer(net, optimizer, lr: float, scheduler, grad_clip):
 
 
 def resolve_amp(amp: bool | None, device: str, announce: bool) -> bool:
-    on_gpu = device.startswith("gpu")
-    if amp and not on_gpu:
+    """Whether float16 autocast really runs: asked for, on a GPU that computes float16 fast
+    (compute capability 7.0 or newer; below it Paddle switches float16 off with a warning)."""
+    if not amp:
+        return False
+    if not device.startswith("gpu"):
         if announce:
             print(
                 "Note: amp=True ignored: float16 mixed precision needs a GPU; "
                 "training in float32 on CPU."
             )
         return False
-    return on_gpu if amp is None else bool(amp)
+    capability = runtime.gpu_capability(device)
+    if capability is not None and capability < (7, 0):
+        if announce:
+            print(
+                f"Note: amp=True ignored: this GPU's compute capability is "
+                f"{capability[0]}.{capability[1]}, below the 7.0 that float16 needs; "
+                "training in float32."
+            )
+        return False
+    return True
 
 
 def step_scheduler(scheduler, loss: float) -> None:

@@ -72,7 +72,8 @@ def fit(
 
     Taught in 01_lenet, §4; every architecture notebook calls it.
 
-    * ``lr``: the learning rate of the default optimizer, ``Adam``.
+    * ``lr``: the learning rate of the default optimizer, ``Adam`` (``Momentum`` SGD with
+      ``Optimization(momentum=...)``).
     * ``seed``: base of the per-epoch seeds; default the checkpoint's seed when resuming,
       else the last :func:`fundus_utils.engine.runtime.set_seed` value, else 0.
     * ``aux_weights``: loss weights of ``(main, aux1, aux2)`` for models that return three
@@ -105,7 +106,9 @@ def fit(
     main_process = runtime.is_main_process()
     net = unwrap(model)
     use_amp = resolve_amp(amp, device, announce=verbose and main_process)
-    optimizer = build_optimizer(net, optimizer, lr, scheduler, grad_clip)
+    optimizer = build_optimizer(
+        net, optimizer, lr, scheduler, grad_clip, opt.momentum, opt.weight_decay
+    )
     scaler = paddle.amp.GradScaler(init_loss_scaling=2.0**15) if use_amp else None
     history, seed_in_checkpoint = History(monitor=monitor), None
     if resume:

@@ -35,14 +35,21 @@ class Optimization:
       (``ReduceOnPlateau`` with the validation loss). With your own optimizer, build it with
       ``learning_rate=scheduler`` and pass the same scheduler here, so that it is stepped and
       checkpointed, and give it ``grad_clip`` yourself.
+    * ``momentum``: build ``Momentum`` SGD with this momentum instead of the default ``Adam``
+      (the published recipes of 03_vgg, 04_googlenet and 05_resnet's ResNet-50 use 0.9);
+      ``fu.Optimization(**SETTINGS.optimizer_options())`` takes it from a notebook's settings.
+    * ``weight_decay``: L2 weight decay of the default optimizer (``None``: none).
     * ``grad_clip``: clip gradients to this global norm (``ClipGradByGlobalNorm``).
-    * ``amp``: float16 autocast + GradScaler; default on for GPU, off for CPU.
+    * ``amp``: float16 autocast + GradScaler, on a GPU only. Off by default: no run of this
+      course has shown float16 equal to float32 yet; the results file records what ran.
     """
 
     optimizer: Any = None
     scheduler: Any = None
     grad_clip: float | None = None
-    amp: bool | None = None
+    amp: bool = False
+    momentum: float | None = None
+    weight_decay: float | None = None
 
 
 @dataclass(frozen=True)

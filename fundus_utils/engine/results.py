@@ -178,6 +178,7 @@ def write_results(
         },
         "device": runtime.device_description(device),
         "amp": run.amp,
+        "optimizer": type(run.optimizer).__name__,
         "world_size": runtime.world_size(),
         "paddle_version": paddle.__version__,
         "data_kind": getattr(getattr(train_loader, "dataset", None), "source_kind", "unknown"),

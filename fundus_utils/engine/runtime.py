@@ -7,6 +7,7 @@ script.py``; the launcher sets ``PADDLE_TRAINERS_NUM`` (world size) and ``PADDLE
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 
@@ -16,7 +17,14 @@ import paddle.distributed as dist
 
 from ..core.modes import gpu_available
 
-__all__ = ["set_seed", "pick_device", "world_size", "rank", "is_main_process"]
+__all__ = [
+    "set_seed",
+    "pick_device",
+    "world_size",
+    "rank",
+    "is_main_process",
+    "release_gpu_memory",
+]
 
 _state = {"seed": None, "announced": False}
 
@@ -110,6 +118,16 @@ def pick_device() -> str:
     return device
 
 
+def gpu_capability(device: str) -> tuple[int, int] | None:
+    """The compute capability ``(major, minor)`` of a GPU device, or None when unknown."""
+    try:
+        index = int(device.split(":")[1]) if ":" in device else 0
+        major, minor = paddle.device.cuda.get_device_capability(index)
+        return int(major), int(minor)
+    except Exception:  # noqa: BLE001 - unknown is an answer: the caller keeps its default
+        return None
+
+
 def device_description(device: str) -> str:
     """``device`` with the GPU model when it is a GPU, for results files."""
     if device.startswith("gpu"):
@@ -118,3 +136,29 @@ def device_description(device: str) -> str:
         except Exception:  # noqa: BLE001 - the name is a nicety, never worth a crash
             return device
     return device
+
+
+def release_gpu_memory(namespace: dict | None = None) -> int:
+    """On a GPU, drop the networks, optimizers and tensors named in ``namespace`` (a notebook's
+    ``globals()``) and return Paddle's cached blocks to the driver; returns how many names went.
+
+    Taught in 01_lenet (its last cell); 02_alexnet to 06_convmixer end with it too: Paddle's
+    allocator keeps its peak, so an open kernel would starve the next notebook of GPU memory. Does nothing on a CPU (the
+    memory is the process's and goes with the kernel), so a learner can keep exploring there.
+    """
+    if not paddle.device.get_device().startswith("gpu"):
+        return 0
+    held = (paddle.nn.Layer, paddle.optimizer.Optimizer, paddle.Tensor, paddle.io.DataLoader)
+    names = [
+        k for k, v in (namespace or {}).items() if not k.startswith("_") and isinstance(v, held)
+    ]
+    for name in names:
+        del namespace[name]
+    gc.collect()
+    paddle.device.cuda.empty_cache()
+    allocated = paddle.device.cuda.memory_allocated() / 2**20
+    print(
+        f"Released {len(names)} network(s), optimizer(s) and tensor(s); {allocated:.0f} MiB "
+        "of GPU memory still allocated."
+    )
+    return len(names)

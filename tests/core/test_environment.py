@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 from fundus_utils.core import environment
+from fundus_utils.core.environment import subprocess_env
 
 import pytest
 
@@ -29,3 +34,14 @@ def test_on_aistudio_the_install_is_persistent(monkeypatch):
     lines = str(error.value).splitlines()
     assert "!pip install -t /home/aistudio/external-libraries dist-a" in lines
     assert "import sys; sys.path.append('/home/aistudio/external-libraries')" in lines
+
+
+def test_subprocess_env_extends_pythonpath_with_the_kernels_path(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", "/opt/earlier")
+    monkeypatch.setattr(sys, "path", [*sys.path, "/home/aistudio/external-libraries"])
+    env = subprocess_env(PYTHONUNBUFFERED="1")
+    folders = env["PYTHONPATH"].split(os.pathsep)
+    assert folders[1] == "/opt/earlier"  # kept, after the package's folder
+    assert "/home/aistudio/external-libraries" in folders
+    assert (Path(folders[0]) / "fundus_utils" / "__init__.py").is_file()
+    assert env["PYTHONUNBUFFERED"] == "1" and len(folders) == len(set(folders))

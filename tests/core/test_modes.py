@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fundus_utils.core import hardware, modes
 from fundus_utils.core.config import ENV_BUDGET, ENV_QUICK
 from fundus_utils.core.modes import MODES, run_mode, run_settings
 
@@ -26,7 +27,7 @@ def test_run_mode_from_environment(monkeypatch):
 def test_run_settings_per_mode():
     quick, cpu, full = (run_settings("vgg16", m) for m in MODES)
     assert (quick.image_size, cpu.image_size, full.image_size) == (64, 96, 224)
-    assert quick.epochs <= cpu.epochs <= full.epochs
+    assert quick.epochs <= cpu.epochs and full.epochs == 5  # full: the published 5 epochs
     assert (quick.sample, cpu.sample, full.sample) == ("default", "cpu", "full")
     assert "1 epoch(s)" in quick.describe() and "64x64 px" in quick.describe()
 
@@ -51,3 +52,55 @@ def test_quick_and_cpu_train_the_same_variant_full_the_real_network():
     assert run_settings("vgg16", "cpu").model_options["width"] == 0.25
     with pytest.raises(ValueError, match="arch: expected one of"):
         run_settings("transformer", "quick")
+
+
+def _gpu(memory_gib: float) -> hardware.GpuStatus:
+    return hardware.GpuStatus(
+        True,
+        "simulated",
+        name="GPU",
+        total_memory=int(memory_gib * hardware.GIB),
+        capability=(8, 6),
+        device_count=1,
+    )
+
+
+def test_a_working_gpu_selects_full_mode_a_broken_one_the_cpu_budget(monkeypatch):
+    monkeypatch.setattr(modes, "gpu_status", lambda: _gpu(16))
+    assert modes.mode_and_reason()[0] == "full"
+    broken = hardware.GpuStatus(False, "a test convolution failed on the GPU, ...")
+    monkeypatch.setattr(modes, "gpu_status", lambda: broken)
+    mode, reason = modes.mode_and_reason()
+    assert mode == "cpu" and "test convolution failed" in reason
+
+
+def test_full_mode_lowers_the_batch_to_fit_the_gpu(monkeypatch, capsys):
+    monkeypatch.setattr(modes, "gpu_status", lambda: _gpu(16))
+    assert run_settings("vgg16", "full").batch_size == modes._RECIPES["vgg16"]["full"].batch_size
+    assert capsys.readouterr().out == ""
+    monkeypatch.setattr(modes, "gpu_status", lambda: _gpu(4))
+    small = run_settings("vgg16", "full")
+    assert small.mode == "full" and small.batch_size < modes._RECIPES["vgg16"]["full"].batch_size
+    assert modes.full_memory_need("vgg16", small.batch_size) <= 0.9 * 4 * hardware.GIB
+    assert f"batch {small.batch_size} instead" in capsys.readouterr().out
+
+
+def test_full_mode_falls_back_to_the_cpu_budget_when_nothing_fits(monkeypatch, capsys):
+    monkeypatch.setattr(modes, "gpu_status", lambda: _gpu(1))
+    settings = run_settings("vgg16", "full")
+    assert settings.mode == "cpu" and settings.model_name.startswith("VGG-16-BN")
+    assert "running the CPU budget instead" in capsys.readouterr().out
+
+
+def test_memory_estimate_grows_with_the_batch_and_the_optimizer_state():
+    assert modes.full_memory_need("resnet50", 20) > modes.full_memory_need("resnet50", 10)
+    weights_only = modes.full_memory_need("vgg16", 0) - modes.CUDA_CONTEXT_BYTES
+    assert weights_only == 134_264_641 * 4 * 3  # weights, gradients, one Momentum slot
+
+
+def test_full_recipes_name_their_optimizer():
+    vgg = run_settings("vgg16", "full")
+    assert (vgg.momentum, vgg.augment, vgg.batch_size) == (0.9, False, 10)
+    assert "learning rate 0.001, Momentum 0.9, no augmentation" in vgg.describe()
+    assert vgg.optimizer_options() == {"momentum": 0.9, "weight_decay": None}
+    assert run_settings("vgg16", "cpu").optimizer_name == "Adam"
