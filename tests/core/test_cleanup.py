@@ -11,7 +11,7 @@ def _runs(root):
         run = root / name
         (run / "inference").mkdir(parents=True)
         (run / "inference" / "model.pdiparams").write_bytes(b"x" * model_bytes)
-        (run / "results.json").write_text("{}")
+        (run / "results.json").write_text("{}", encoding="utf-8")
         (run / "gradcam.npz").write_bytes(b"maps")
     (root / "vgg16" / "ckpt").mkdir()
     (root / "vgg16" / "ckpt" / "last.pdckpt").write_bytes(b"c" * 500)

@@ -37,7 +37,7 @@ def test_layout_counts_and_marker(tmp_path):
         images = sorted((out / str(grade)).iterdir())
         assert len(images) == PER_GRADE and all(is_image_file(p) for p in images)
         assert [p.name for p in images] == sample_grades.file_names(PER_GRADE)[grade]
-    marker = json.loads((out / SAMPLE_MARKER).read_text())
+    marker = json.loads((out / SAMPLE_MARKER).read_text(encoding="utf-8"))
     assert marker["sample"] is True and "not DDR" in marker["origin"]
     assert marker["per_grade"] == PER_GRADE and marker["image_size"] == list(SMALL)
     assert set(marker["grades"]) == {"0", "1", "2", "3", "4"}
@@ -124,7 +124,7 @@ def test_interrupted_rewrite_keeps_the_earlier_sample(tmp_path, monkeypatch):
 def test_refuses_a_folder_with_other_content(tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
-    (out / "notes.txt").write_text("keep me")
+    (out / "notes.txt").write_text("keep me", encoding="utf-8")
     with pytest.raises(FundusDataError, match="left untouched"):
         write(out)
-    assert (out / "notes.txt").read_text() == "keep me"
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "keep me"

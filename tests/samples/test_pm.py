@@ -353,7 +353,7 @@ def test_an_earlier_sample_is_replaced_but_a_foreign_folder_is_not(tmp_path):
     assert (out / TRAIN_ZIP).read_bytes() != first
     foreign = tmp_path / "mine"
     foreign.mkdir()
-    (foreign / "notes.txt").write_text("keep me")
+    (foreign / "notes.txt").write_text("keep me", encoding="utf-8")
     with pytest.raises(FundusDataError, match="left untouched"):
         write_small(foreign)
     assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
