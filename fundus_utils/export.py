@@ -10,9 +10,11 @@ image size and class names. ``predict`` preprocesses exactly like training
 from __future__ import annotations
 
 import json
+import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import paddle
@@ -37,6 +39,23 @@ PM_CLASS_NAME = CLASS_NAMES[1]
 PROBABILITY_DIGITS = 3  # digits printed by predict_cli
 
 
+@contextmanager
+def _working_folder(folder: Path) -> Iterator[None]:
+    """Run the block inside ``folder`` (restoring the working folder afterwards).
+
+    paddle.jit.save and paddle.jit.load hand their path to C++ code that cannot open a path
+    with non-ASCII characters on Windows (Paddle issue 49062, e.g. under C:\\Users\\张三\\);
+    given the ASCII prefix ``model`` relative to the working folder, the operating system
+    resolves the folder itself. The course's GBK CI step checks this from a Chinese path.
+    """
+    previous = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def export_model(
     model: nn.Layer,
     out_dir: str | Path,
@@ -56,8 +75,8 @@ def export_model(
     for old in [*out_dir.glob(f"{MODEL_PREFIX}.*"), out_dir / INFO_FILE]:
         old.unlink(missing_ok=True)  # Paddle 2.6 and 3.x write different files: never leave a mix
     spec = InputSpec([None, 3, image_size, image_size], "float32", name=INPUT_NAME)
-    with eval_mode(model):
-        paddle.jit.save(model, str(out_dir / MODEL_PREFIX), input_spec=[spec])
+    with eval_mode(model), _working_folder(out_dir):
+        paddle.jit.save(model, MODEL_PREFIX, input_spec=[spec])
     info = {
         "image_size": int(image_size),
         "class_names": list(class_names),
@@ -130,7 +149,8 @@ def load_exported(model_dir: str | Path) -> nn.Layer:
             "and its program), found none"
         )
     _check_program_format(model_dir)
-    model = paddle.jit.load(str(model_dir / MODEL_PREFIX))
+    with _working_folder(model_dir):
+        model = paddle.jit.load(MODEL_PREFIX)
     model.eval()
     return model
 

@@ -143,8 +143,9 @@ def release_gpu_memory(namespace: dict | None = None) -> int:
     ``globals()``) and return Paddle's cached blocks to the driver; returns how many names went.
 
     Taught in 01_lenet (its last cell); 02_alexnet to 06_convmixer end with it too: Paddle's
-    allocator keeps its peak, so an open kernel would starve the next notebook of GPU memory. Does nothing on a CPU (the
-    memory is the process's and goes with the kernel), so a learner can keep exploring there.
+    allocator keeps its peak, so an open kernel would starve the next notebook of GPU memory.
+    Does nothing on a CPU (the memory is the process's and goes with the kernel), so a learner
+    can keep exploring there.
     """
     if not paddle.device.get_device().startswith("gpu"):
         return 0
