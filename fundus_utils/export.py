@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -39,21 +41,46 @@ PM_CLASS_NAME = CLASS_NAMES[1]
 PROBABILITY_DIGITS = 3  # digits printed by predict_cli
 
 
-@contextmanager
-def _working_folder(folder: Path) -> Iterator[None]:
-    """Run the block inside ``folder`` (restoring the working folder afterwards).
+def _ascii_scratch() -> Path | None:
+    """A new temporary folder whose absolute path is ASCII, or None when there is none."""
+    candidates = [tempfile.gettempdir(), os.environ.get("SystemDrive", "") + os.sep, os.getcwd()]
+    for base in candidates:
+        if base and base.isascii() and os.path.isdir(base) and os.access(base, os.W_OK):
+            return Path(tempfile.mkdtemp(prefix="fundus-export-", dir=base))
+    return None
 
-    paddle.jit.save and paddle.jit.load hand their path to C++ code that cannot open a path
-    with non-ASCII characters on Windows (Paddle issue 49062, e.g. under C:\\Users\\张三\\);
-    given the ASCII prefix ``model`` relative to the working folder, the operating system
-    resolves the folder itself. The course's GBK CI step checks this from a Chinese path.
+
+@contextmanager
+def _ascii_folder(folder: Path, *, save: bool) -> Iterator[Path]:
+    """``folder`` itself when its path is ASCII, else an ASCII scratch folder standing in for it.
+
+    paddle.jit.save and paddle.jit.load hand the absolute path to C++ code that cannot open a
+    path with non-ASCII characters on Windows (Paddle issue 49062, e.g. under C:\\Users\\张三):
+    it writes nothing, or somewhere else. So the model is written to (``save``) or read from an
+    ASCII folder, and Python, which handles any path, moves or copies the files. The course's
+    CI runs 01 from a path with Chinese characters under a GBK locale to check this.
     """
-    previous = os.getcwd()
-    os.chdir(folder)
+    folder = folder.resolve()
+    if str(folder).isascii():
+        yield folder
+        return
+    scratch = _ascii_scratch()
+    if scratch is None:
+        raise FundusDataError(
+            f"{folder}: expected a folder Paddle can write its model to, found a path with "
+            "non-ASCII characters and no ASCII temporary folder to use instead: set "
+            "FUNDUS_WORKDIR (or TMP) to a folder like C:\\fundus_work and run the cell again"
+        )
     try:
-        yield
+        if not save:
+            for file in folder.glob(f"{MODEL_PREFIX}.*"):
+                shutil.copy2(file, scratch / file.name)
+        yield scratch
+        if save:
+            for file in scratch.glob(f"{MODEL_PREFIX}.*"):
+                shutil.move(str(file), str(folder / file.name))
     finally:
-        os.chdir(previous)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def export_model(
@@ -75,8 +102,8 @@ def export_model(
     for old in [*out_dir.glob(f"{MODEL_PREFIX}.*"), out_dir / INFO_FILE]:
         old.unlink(missing_ok=True)  # Paddle 2.6 and 3.x write different files: never leave a mix
     spec = InputSpec([None, 3, image_size, image_size], "float32", name=INPUT_NAME)
-    with eval_mode(model), _working_folder(out_dir):
-        paddle.jit.save(model, MODEL_PREFIX, input_spec=[spec])
+    with eval_mode(model), _ascii_folder(out_dir, save=True) as folder:
+        paddle.jit.save(model, str(folder / MODEL_PREFIX), input_spec=[spec])
     info = {
         "image_size": int(image_size),
         "class_names": list(class_names),
@@ -149,8 +176,8 @@ def load_exported(model_dir: str | Path) -> nn.Layer:
             "and its program), found none"
         )
     _check_program_format(model_dir)
-    with _working_folder(model_dir):
-        model = paddle.jit.load(MODEL_PREFIX)
+    with _ascii_folder(model_dir, save=False) as folder:
+        model = paddle.jit.load(str(folder / MODEL_PREFIX))
     model.eval()
     return model
 

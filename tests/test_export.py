@@ -199,3 +199,27 @@ def test_command_line_predict_prints_no_paddle_log_lines(tmp_path, images):
         if re.match(r"[IWE]\d{4} \d\d:\d\d:\d\d", line)
     ]
     assert not log_lines, log_lines
+
+
+def test_export_and_load_through_an_ascii_folder_for_a_non_ascii_path(tmp_path, monkeypatch):
+    # paddle.jit.save cannot write under C:\Users\张三\ on Windows (Paddle issue 49062): the
+    # package writes into an ASCII scratch folder and moves the files with Python.
+    import fundus_utils.export as export
+
+    saved_to = []
+    real_save = paddle.jit.save
+    monkeypatch.setattr(
+        paddle.jit,
+        "save",
+        lambda layer, path, **kw: (saved_to.append(path), real_save(layer, path, **kw)),
+    )
+    out = export.export_model(
+        paddle.nn.Sequential(paddle.nn.Flatten(), paddle.nn.Linear(3 * 8 * 8, 1)),
+        tmp_path / "张三" / "inference",
+        image_size=8,
+    )
+    assert saved_to[0].isascii() and not saved_to[0].startswith(str(out))
+    assert (out / "model.pdiparams").is_file() and not list(
+        export.Path(export.tempfile.gettempdir()).glob("fundus-export-*")
+    )
+    assert export.load_exported(out) is not None
