@@ -44,7 +44,7 @@ def test_check_on_a_small_gpu_says_what_each_notebook_does(monkeypatch):
     text = out.getvalue()
     assert "Mode: full (GPU GTX 1650, 4.0 GiB, compute capability 7.5" in text
     assert "03_vgg" in text and "batch 5 instead" in text  # 4.1 GiB at batch 10
-    assert "02_alexnet      1.7 GiB  (alexnet, batch 10)  -> fits" in text
+    assert "02_alexnet      1.4 GiB  (alexnet, batch 10)  -> fits" in text
     assert "lenet      batch 16:   0.05 s per step, peak 1.00 GiB allocated" in text
 
 
